@@ -1,0 +1,88 @@
+import { Args, Flags } from '@oclif/core'
+import { copyImage } from '../lib/copy/copy-image.js'
+import { parsePlatform } from '../lib/manifest.js'
+import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
+import { withCopyProgress } from '../ui/copy-progress.js'
+import { boolValue, parseCreds } from '../ui/flags.js'
+import { formatBytes } from '../ui/format.js'
+
+export default class Copy extends AirlockCommand {
+  static override summary = 'Copy an image (every platform of an index by default) between registries and layouts, keeping digests.'
+  static override description = `Manifests are copied byte for byte, so the destination digest equals the source digest and signatures stay valid. Blobs the destination already has are skipped, blobs in another repository of the same registry are mounted, several blobs move at once, and every blob is checked against its digest while it streams. The tag is written last: an interrupted copy leaves no tag, and running it again sends only what is missing.
+
+References: docker://HOST/REPO[:TAG|@DIGEST] (the default when no transport is given) and oci:DIR[:NAME] (an OCI layout directory).
+
+${EXIT_CODES_HELP}`
+  static override examples = [
+    '<%= config.bin %> copy docker://docker.io/library/alpine:3.20 docker://harbor.example.org/mygroup/alpine:3.20',
+    '<%= config.bin %> copy --platform linux/amd64 alpine:3.20 oci:./alpine-layout:3.20',
+    '<%= config.bin %> copy --dest-creds robot:secret oci:./alpine-layout:3.20 docker://127.0.0.1:5000/alpine:3.20 --dest-tls-verify=false',
+    '<%= config.bin %> copy --json 127.0.0.1:5000/app:1 127.0.0.1:5001/app:1',
+  ]
+  static override args = {
+    source: Args.string({ required: true, description: 'Image to read.' }),
+    destination: Args.string({ required: true, description: 'Where to write it.' }),
+  }
+  static override flags = {
+    platform: Flags.string({
+      multiple: true,
+      description: 'Copy only this platform of an index (os/arch[/variant]); repeat for several. One platform copies that image alone.',
+    }),
+    jobs: Flags.integer({ char: 'j', min: 1, max: 64, default: 6, description: 'Blobs to copy at once.' }),
+    'retry-times': Flags.integer({ min: 0, max: 20, default: 3, description: 'Retries for a blob that fails in a retryable way.' }),
+    'src-creds': Flags.string({ description: 'Credentials USER:PASS for the source registry.', helpValue: 'USER:PASS' }),
+    'dest-creds': Flags.string({ description: 'Credentials USER:PASS for the destination registry.', helpValue: 'USER:PASS' }),
+    authfile: Flags.string({ description: 'Auth file for both sides (default: the usual auth files).' }),
+    'src-authfile': Flags.string({ description: 'Auth file for the source.' }),
+    'dest-authfile': Flags.string({ description: 'Auth file for the destination.' }),
+    'tls-verify': boolValue({ description: 'Verify TLS on both sides; false also allows plain HTTP.', helpValue: 'true|false' }),
+    'src-tls-verify': boolValue({ description: 'Verify TLS of the source.', helpValue: 'true|false' }),
+    'dest-tls-verify': boolValue({ description: 'Verify TLS of the destination.', helpValue: 'true|false' }),
+    'no-mount': Flags.boolean({ description: 'Do not try cross-repository blob mounts.' }),
+    quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
+  }
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(Copy)
+    const platforms = (flags.platform ?? []).map(parsePlatform)
+    const result = await withCopyProgress(
+      { title: `Copying ${args.source} to ${args.destination}`, quiet: flags.quiet },
+      (onEvent) =>
+        copyImage(args.source, args.destination, {
+          platforms,
+          jobs: flags.jobs,
+          retries: flags['retry-times'],
+          mount: !flags['no-mount'],
+          signal: this.abortController.signal,
+          onEvent,
+          source: {
+            registry: {
+              creds: parseCreds(flags['src-creds'], '--src-creds'),
+              authfile: flags['src-authfile'] ?? flags.authfile,
+              tlsVerify: flags['src-tls-verify'] ?? flags['tls-verify'],
+            },
+          },
+          destination: {
+            registry: {
+              creds: parseCreds(flags['dest-creds'], '--dest-creds'),
+              authfile: flags['dest-authfile'] ?? flags.authfile,
+              tlsVerify: flags['dest-tls-verify'] ?? flags['tls-verify'],
+            },
+          },
+        }),
+    )
+    if (this.jsonMode) {
+      this.printJson(result)
+      return
+    }
+    const b = result.blobs
+    this.log(
+      result.upToDate
+        ? `${result.destination} is up to date (${result.destinationDigest})`
+        : `Copied ${result.source} to ${result.destination}\n` +
+            `  digest   ${result.destinationDigest}${result.destinationDigest === result.sourceDigest ? ' (same as source)' : ` (source ${result.sourceDigest}; index narrowed to the chosen platforms)`}\n` +
+            `  blobs    ${b.copied} copied, ${b.skipped} already there, ${b.mounted} mounted (${formatBytes(result.bytes.copied)} sent)\n` +
+            `  time     ${result.seconds.toFixed(2)} s`,
+    )
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * airlock as a library: `import { parseReference, copyImage } from 'airlock'`.
+ * Nothing here prints or exits; failures are AirlockErrors with a stable `code`.
+ */
+export { findCredentials } from './lib/auth/auth-files.js'
+export type { CopyEvent, CopyEventHandler } from './lib/copy/events.js'
+export { type CopyOptions, type CopyResult, copyImage } from './lib/copy/copy-image.js'
+export { sha256Digest } from './lib/digest.js'
+export { AirlockError, type ErrorCode, EXIT, exitCodeFor, isAirlockError } from './lib/errors.js'
+export { type InspectResult, inspectImage, readRawManifest } from './lib/inspect.js'
+export { type Descriptor, MEDIA, type Platform, parseManifest, parsePlatform } from './lib/manifest.js'
+export {
+  type ImageRef,
+  isValidDigest,
+  isValidTag,
+  parseDockerRef,
+  parseReference,
+  registryHost,
+  withDigest,
+  withTag,
+} from './lib/reference.js'
+export { listTags, login, logout, tagImage } from './lib/registry-ops.js'
+export { parseImageReference, transportNames } from './lib/transports/index.js'
+export { RegistryClient } from './lib/transports/registry/client.js'
+export { closeAgents } from './lib/transports/registry/http.js'
+export type { Credentials, RegistryOptions } from './lib/transports/registry/options.js'
+export type { ImageDestination, ImageReference, ImageSource, Transport } from './lib/transports/transport.js'

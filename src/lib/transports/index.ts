@@ -1,0 +1,34 @@
+/**
+ * The transport registry: `name:rest` references, as skopeo users write them. A reference without
+ * a known transport prefix is a registry reference (`docker://`).
+ */
+import { AirlockError } from '../errors.js'
+import { ociTransport } from './oci-layout/transport.js'
+import { dockerTransport } from './registry/transport.js'
+import type { ImageReference, Transport } from './transport.js'
+
+const transports = new Map<string, Transport>([
+  [dockerTransport.name, dockerTransport],
+  [ociTransport.name, ociTransport],
+])
+
+/** Transports users know from skopeo that this version of airlock cannot read or write yet. */
+const NOT_YET = ['containers-storage', 'docker-daemon', 'docker-archive', 'oci-archive', 'dir', 'sif']
+
+export function transportNames(): string[] {
+  return [...transports.keys()]
+}
+
+export function parseImageReference(text: string): ImageReference {
+  const m = /^([a-z][a-z0-9-]*):(.*)$/s.exec(text)
+  if (m) {
+    const t = transports.get(m[1])
+    if (t) return t.parse(m[2])
+    if (NOT_YET.includes(m[1])) {
+      throw new AirlockError('UNSUPPORTED', `transport "${m[1]}:" is not available in this version of airlock`, {
+        hint: `available transports: ${transportNames().map((n) => `${n}:`).join(', ')}`,
+      })
+    }
+  }
+  return dockerTransport.parse(`//${text}`)
+}

@@ -1,0 +1,117 @@
+/**
+ * Registry authentication: the `WWW-Authenticate` challenge of the distribution spec
+ * (docs/spec/auth/token.md): anonymous, Basic, or Bearer tokens from a realm, requested per scope
+ * (`repository:<name>:pull,push`) with Basic credentials when we have them, cached per scope set
+ * until shortly before they expire, and dropped and fetched again on a 401.
+ */
+import { AirlockError } from '../../errors.js'
+import type { HostHttp } from './http.js'
+import type { Credentials } from './options.js'
+
+export interface Challenge {
+  scheme: 'basic' | 'bearer'
+  params: Record<string, string>
+}
+
+/** Parses `Bearer realm="https://x/token",service="reg",scope="repository:a:pull"` (RFC 7235). */
+export function parseChallenge(header: string | undefined): Challenge | undefined {
+  if (!header) return undefined
+  const m = /^\s*(\w+)\s*(.*)$/s.exec(header)
+  if (!m) return undefined
+  const scheme = m[1].toLowerCase()
+  if (scheme !== 'basic' && scheme !== 'bearer') return undefined
+  const params: Record<string, string> = {}
+  const re = /([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g
+  for (let p = re.exec(m[2]); p; p = re.exec(m[2])) params[p[1].toLowerCase()] = (p[2] ?? p[3]).replace(/\\(.)/g, '$1')
+  return { scheme, params }
+}
+
+interface CachedToken {
+  token: string
+  expiresAt: number
+}
+
+export class RegistryAuth {
+  private challenge: Challenge | undefined
+  private readonly tokens = new Map<string, CachedToken>()
+  private readonly pending = new Map<string, Promise<string>>()
+
+  constructor(
+    private readonly http: HostHttp,
+    private readonly creds: () => Promise<Credentials | undefined>,
+  ) {}
+
+  get knownScheme(): Challenge['scheme'] | undefined {
+    return this.challenge?.scheme
+  }
+
+  /** Remembers the challenge of a 401 answer. */
+  learn(header: string | undefined): void {
+    const c = parseChallenge(header)
+    if (c) this.challenge = c
+  }
+
+  /** Authorization header for a request needing `scopes`, or undefined for anonymous. */
+  async header(scopes: string[]): Promise<string | undefined> {
+    const c = this.challenge
+    if (!c) return undefined
+    if (c.scheme === 'basic') {
+      const creds = await this.creds()
+      return creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined
+    }
+    const key = [...scopes].sort().join(' ')
+    const cached = this.tokens.get(key)
+    if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`
+    let p = this.pending.get(key)
+    if (!p) {
+      p = this.fetchToken(c, scopes).finally(() => this.pending.delete(key))
+      this.pending.set(key, p)
+    }
+    return `Bearer ${await p}`
+  }
+
+  /** Forgets the token for these scopes (after a 401 with it). */
+  invalidate(scopes: string[]): void {
+    this.tokens.delete([...scopes].sort().join(' '))
+  }
+
+  private async fetchToken(c: Challenge, scopes: string[]): Promise<string> {
+    const realm = c.params.realm
+    if (!realm) throw new AirlockError('AUTH_FAILED', `${this.http.host} asked for a bearer token without a realm`)
+    const url = new URL(realm)
+    if (c.params.service) url.searchParams.set('service', c.params.service)
+    for (const s of scopes) url.searchParams.append('scope', s)
+    const creds = await this.creds()
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+    const res = await this.http.send({ method: 'GET', url: url.toString(), headers })
+    const text = await res.body.text()
+    if (res.status === 401 || res.status === 403) {
+      throw new AirlockError(
+        'AUTH_FAILED',
+        creds
+          ? `${this.http.host} refused the credentials of user "${creds.username}" (token service ${url.host} answered ${res.status})`
+          : `${this.http.host} requires credentials (token service ${url.host} answered ${res.status})`,
+        { hint: 'run airlock login, or pass --creds USER:PASSWORD / --authfile', status: res.status },
+      )
+    }
+    if (res.status >= 400) {
+      throw new AirlockError('REGISTRY_HTTP', `token service ${url.host} answered ${res.status}`, {
+        status: res.status,
+        retryable: res.status >= 500 || res.status === 429,
+      })
+    }
+    let doc: { token?: string; access_token?: string; expires_in?: number; issued_at?: string }
+    try {
+      doc = JSON.parse(text)
+    } catch {
+      throw new AirlockError('REGISTRY_HTTP', `token service ${url.host} answered with something that is not JSON`)
+    }
+    const token = doc.token ?? doc.access_token
+    if (!token) throw new AirlockError('REGISTRY_HTTP', `token service ${url.host} answered without a token`)
+    // The spec's default lifetime is 60 s; refresh 10 s early.
+    const lifetime = Math.max(10, doc.expires_in ?? 60)
+    this.tokens.set([...scopes].sort().join(' '), { token, expiresAt: Date.now() + (lifetime - 10) * 1000 })
+    return token
+  }
+}

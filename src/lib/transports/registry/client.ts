@@ -1,0 +1,422 @@
+/**
+ * A client for one registry host, speaking the OCI distribution spec (spec.md: pull, push, content
+ * discovery). Every request goes through `request`, which adds authentication, retries 5xx, 429
+ * (honouring Retry-After) and broken connections with backoff when the body can be sent again, and
+ * turns error answers into AirlockErrors that name the registry and what was asked.
+ */
+import type { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { findCredentials } from '../../auth/auth-files.js'
+import { AirlockError, type ErrorCode } from '../../errors.js'
+import { MANIFEST_ACCEPT, normalizeContentType } from '../../manifest.js'
+import { registryHost } from '../../reference.js'
+import { RegistryAuth } from './auth.js'
+import { HostHttp, type HttpRequest, type HttpResponse } from './http.js'
+import type { Credentials, RegistryOptions } from './options.js'
+
+export interface RequestSpec {
+  method: HttpRequest['method']
+  url: string
+  scopes: string[]
+  headers?: Record<string, string>
+  body?: Buffer | Readable
+  /** Statuses that are success for this request; anything else is an error. */
+  expect: number[]
+  /** What is being asked, for messages: `manifest alpine:3.19`. */
+  what: string
+  followRedirects?: boolean
+  signal?: AbortSignal
+}
+
+export const pullScope = (repo: string) => `repository:${repo}:pull`
+export const pushScope = (repo: string) => `repository:${repo}:pull,push`
+
+export class RegistryClient {
+  readonly registry: string
+  readonly host: string
+  private readonly http: HostHttp
+  private readonly auth: RegistryAuth
+  private credsPromise: Promise<Credentials | undefined> | undefined
+  requests = 0
+
+  constructor(
+    registry: string,
+    private readonly options: RegistryOptions = {},
+    private readonly credsRepository?: string,
+  ) {
+    this.registry = registry
+    this.host = registryHost(registry)
+    this.http = new HostHttp(this.host, options)
+    this.auth = new RegistryAuth(this.http, () => this.credentials())
+  }
+
+  credentials(): Promise<Credentials | undefined> {
+    this.credsPromise ??= this.options.creds
+      ? Promise.resolve(this.options.creds)
+      : findCredentials(this.registry, this.credsRepository, { env: this.options.env, authfile: this.options.authfile })
+    return this.credsPromise
+  }
+
+  /** GET /v2/: checks the registry answers the distribution API and learns its auth challenge. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const res = await this.request({ method: 'GET', url: '/v2/', scopes: [], expect: [200], what: 'API version check', signal })
+    await res.body.dump()
+  }
+
+  async request(spec: RequestSpec): Promise<HttpResponse> {
+    const retries = this.options.retries ?? 4
+    const replayable = spec.body === undefined || Buffer.isBuffer(spec.body)
+    let reauthed = false
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.auth.header(spec.scopes)
+      const headers = { 'user-agent': 'airlock', ...spec.headers, ...(authorization ? { authorization } : {}) }
+      let res: HttpResponse
+      try {
+        res = await this.http.send({ ...spec, headers })
+      } catch (err) {
+        if (err instanceof AirlockError && err.retryable && replayable && attempt < retries) {
+          await this.backoff(attempt, undefined, spec.signal)
+          continue
+        }
+        throw err
+      }
+      this.requests++
+      const path = spec.url.startsWith('http') ? new URL(spec.url).pathname : spec.url.split('?')[0]
+      this.options.onRequest?.({ method: spec.method, host: this.host, path, status: res.status })
+      if (res.status === 401 && !reauthed && replayable) {
+        await res.body.dump()
+        reauthed = true
+        this.auth.learn(res.headers['www-authenticate'])
+        this.auth.invalidate(spec.scopes)
+        if (!this.auth.knownScheme) break401(this.host, spec.what)
+        attempt--
+        continue
+      }
+      const transient = res.status === 429 || (res.status >= 500 && res.status !== 501 && res.status !== 505)
+      if (transient && replayable && attempt < retries) {
+        await res.body.dump()
+        await this.backoff(attempt, res.headers['retry-after'], spec.signal)
+        continue
+      }
+      if (!spec.expect.includes(res.status)) throw await this.errorFrom(res, spec)
+      return res
+    }
+  }
+
+  private async backoff(attempt: number, retryAfter: string | undefined, signal?: AbortSignal): Promise<void> {
+    const maxWait = (this.options.maxRetryAfterSeconds ?? 60) * 1000
+    let ms = (this.options.backoffMs ?? 250) * 2 ** attempt * (0.75 + Math.random() / 2)
+    if (retryAfter) {
+      const secs = Number(retryAfter)
+      const when = Number.isFinite(secs) ? secs * 1000 : Date.parse(retryAfter) - Date.now()
+      if (Number.isFinite(when)) ms = Math.max(0, Math.min(when, maxWait))
+    }
+    await sleep(ms, undefined, { signal })
+  }
+
+  private async errorFrom(res: HttpResponse, spec: RequestSpec): Promise<AirlockError> {
+    const text = spec.method === 'HEAD' ? '' : await res.body.text().catch(() => '')
+    if (spec.method === 'HEAD') await res.body.dump().catch(() => undefined)
+    let detail = ''
+    let regCode = ''
+    try {
+      const doc = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string; detail?: unknown }> }
+      const e = doc.errors?.[0]
+      if (e) {
+        regCode = e.code ?? ''
+        detail = [e.code, e.message].filter(Boolean).join(': ')
+      }
+    } catch {
+      detail = text.slice(0, 200).trim()
+    }
+    const where = `${spec.what} on ${this.host}`
+    const suffix = detail ? ` (${detail})` : ''
+    let code: ErrorCode = 'REGISTRY_HTTP'
+    let hint: string | undefined
+    if (res.status === 401) {
+      code = 'AUTH_FAILED'
+      const creds = await this.credentials()
+      hint = creds
+        ? `the registry refused user "${creds.username}"; check the password or token, or run airlock login ${this.registry}`
+        : `log in first: airlock login ${this.registry}, or pass --creds USER:PASSWORD`
+    } else if (res.status === 403 && /quota|upper limit/i.test(detail)) {
+      code = 'QUOTA_EXCEEDED'
+      hint = 'the project is over its storage quota; delete old artifacts or ask the registry admin to raise the limit'
+    } else if (res.status === 403) {
+      code = 'DENIED'
+      hint = 'the credentials are valid but lack permission for this repository (push needs write access)'
+    } else if (res.status === 404 || regCode.endsWith('_UNKNOWN')) {
+      code = 'NOT_FOUND'
+      hint = 'check the repository name and tag; `airlock tags REPO` lists the tags'
+    }
+    return new AirlockError(code, `${where} failed: HTTP ${res.status}${suffix}`, {
+      status: res.status,
+      hint,
+      retryable: res.status === 429 || res.status >= 500,
+    })
+  }
+
+  async getManifest(
+    repo: string,
+    ref: string,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: Buffer; mediaType: string; digest?: string }> {
+    const res = await this.request({
+      method: 'GET',
+      url: `/v2/${repo}/manifests/${ref}`,
+      scopes: [pullScope(repo)],
+      headers: { accept: MANIFEST_ACCEPT.join(', ') },
+      expect: [200],
+      what: `manifest ${repo}${ref.includes(':') ? '@' : ':'}${ref}`,
+      signal,
+    })
+    const bytes = Buffer.from(await res.body.arrayBuffer())
+    return {
+      bytes,
+      mediaType: normalizeContentType(res.headers['content-type']) ?? '',
+      digest: res.headers['docker-content-digest'],
+    }
+  }
+
+  /** The digest a tag or digest resolves to, or undefined if absent. HEAD does not count as a Docker Hub pull. */
+  async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<{ digest?: string; mediaType?: string } | undefined> {
+    const res = await this.request({
+      method: 'HEAD',
+      url: `/v2/${repo}/manifests/${ref}`,
+      scopes: [pullScope(repo)],
+      headers: { accept: MANIFEST_ACCEPT.join(', ') },
+      expect: [200, 404],
+      what: `manifest ${repo}:${ref}`,
+      signal,
+    })
+    await res.body.dump()
+    if (res.status === 404) return undefined
+    return { digest: res.headers['docker-content-digest'], mediaType: normalizeContentType(res.headers['content-type']) }
+  }
+
+  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string | undefined> {
+    const res = await this.request({
+      method: 'PUT',
+      url: `/v2/${repo}/manifests/${ref}`,
+      scopes: [pushScope(repo)],
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+      expect: [201, 200, 202],
+      what: `writing manifest ${repo}${ref.includes(':') ? '@' : ':'}${ref}`,
+      signal,
+    })
+    await res.body.dump()
+    return res.headers['docker-content-digest']
+  }
+
+  async deleteManifest(repo: string, digest: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.request({
+      method: 'DELETE',
+      url: `/v2/${repo}/manifests/${digest}`,
+      scopes: [`repository:${repo}:delete`, pushScope(repo)],
+      expect: [202, 200],
+      what: `deleting manifest ${repo}@${digest}`,
+      signal,
+    })
+    await res.body.dump()
+  }
+
+  /** Size of the blob if the repository has it. */
+  async blobSize(repo: string, digest: string, signal?: AbortSignal, scopes?: string[]): Promise<number | undefined> {
+    const res = await this.request({
+      method: 'HEAD',
+      url: `/v2/${repo}/blobs/${digest}`,
+      scopes: scopes ?? [pullScope(repo)],
+      expect: [200, 404],
+      what: `blob ${repo}@${digest}`,
+      followRedirects: true,
+      signal,
+    })
+    await res.body.dump()
+    if (res.status === 404) return undefined
+    return Number(res.headers['content-length'] ?? -1)
+  }
+
+  async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<{ stream: Readable; size: number }> {
+    const res = await this.request({
+      method: 'GET',
+      url: `/v2/${repo}/blobs/${digest}`,
+      scopes: [pullScope(repo)],
+      expect: [200],
+      what: `blob ${repo}@${digest}`,
+      followRedirects: true,
+      signal,
+    })
+    const len = res.headers['content-length']
+    return { stream: res.body, size: len === undefined ? -1 : Number(len) }
+  }
+
+  /**
+   * Starts an upload, first trying a cross-repository mount when `from` is given.
+   * Returns 'mounted', or the upload location.
+   */
+  async startUpload(repo: string, opts: { mountDigest?: string; from?: string; signal?: AbortSignal } = {}): Promise<'mounted' | string> {
+    const scopes = [pushScope(repo)]
+    let url = `/v2/${repo}/blobs/uploads/`
+    if (opts.mountDigest && opts.from) {
+      scopes.push(pullScope(opts.from))
+      url += `?mount=${encodeURIComponent(opts.mountDigest)}&from=${encodeURIComponent(opts.from)}`
+    }
+    const res = await this.request({
+      method: 'POST',
+      url,
+      scopes,
+      headers: { 'content-length': '0' },
+      expect: [201, 202],
+      what: `starting blob upload to ${repo}`,
+      signal: opts.signal,
+    })
+    await res.body.dump()
+    if (res.status === 201 && opts.mountDigest) return 'mounted'
+    const location = res.headers.location
+    if (!location) throw new AirlockError('REGISTRY_HTTP', `${this.host} started an upload to ${repo} without a Location`)
+    return new URL(location, await this.http.base()).toString()
+  }
+
+  /**
+   * Sends a blob to an upload location and completes it with the digest. With a known size and no
+   * chunk size, one monolithic PUT; otherwise PATCHes (one streamed, or fixed-size chunks), then PUT.
+   */
+  async uploadBlob(
+    repo: string,
+    location: string,
+    digest: string,
+    size: number,
+    stream: Readable,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const scopes = [pushScope(repo)]
+    const what = `uploading blob ${digest} to ${repo}`
+    const chunkSize = this.options.chunkSize ?? 0
+    if (size >= 0 && chunkSize <= 0) {
+      const res = await this.request({
+        method: 'PUT',
+        url: withQuery(location, 'digest', digest),
+        scopes,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        body: stream,
+        expect: [201, 204],
+        what,
+        signal,
+      })
+      await res.body.dump()
+      return
+    }
+    let next = location
+    if (chunkSize > 0) {
+      let offset = 0
+      for await (const chunk of chunked(stream, chunkSize)) {
+        const res = await this.request({
+          method: 'PATCH',
+          url: next,
+          scopes,
+          headers: {
+            'content-type': 'application/octet-stream',
+            'content-length': String(chunk.length),
+            'content-range': `${offset}-${offset + chunk.length - 1}`,
+          },
+          body: chunk,
+          expect: [202, 204],
+          what,
+          signal,
+        })
+        await res.body.dump()
+        offset += chunk.length
+        next = new URL(res.headers.location ?? next, await this.http.base()).toString()
+      }
+    } else {
+      const res = await this.request({
+        method: 'PATCH',
+        url: next,
+        scopes,
+        headers: { 'content-type': 'application/octet-stream' },
+        body: stream,
+        expect: [202, 204],
+        what,
+        signal,
+      })
+      await res.body.dump()
+      next = new URL(res.headers.location ?? next, await this.http.base()).toString()
+    }
+    const res = await this.request({
+      method: 'PUT',
+      url: withQuery(next, 'digest', digest),
+      scopes,
+      headers: { 'content-length': '0' },
+      expect: [201, 204],
+      what,
+      signal,
+    })
+    await res.body.dump()
+  }
+
+  async cancelUpload(repo: string, location: string): Promise<void> {
+    try {
+      const res = await this.request({
+        method: 'DELETE',
+        url: location,
+        scopes: [pushScope(repo)],
+        expect: [204, 200, 202, 404],
+        what: `cancelling upload to ${repo}`,
+      })
+      await res.body.dump()
+    } catch {
+      // Best effort: the registry expires abandoned uploads by itself.
+    }
+  }
+
+  /** All tags, following `Link: <...>; rel="next"` pagination (spec.md, content discovery). */
+  async listTags(repo: string, opts: { pageSize?: number; signal?: AbortSignal } = {}): Promise<string[]> {
+    const tags: string[] = []
+    let url: string | undefined = `/v2/${repo}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ''}`
+    while (url) {
+      const res: HttpResponse = await this.request({
+        method: 'GET',
+        url,
+        scopes: [pullScope(repo)],
+        expect: [200],
+        what: `tags of ${repo}`,
+        signal: opts.signal,
+      })
+      const doc = (await res.body.json()) as { tags?: string[] | null }
+      tags.push(...(doc.tags ?? []))
+      const link = res.headers.link
+      const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null
+      url = m ? m[1] : undefined
+    }
+    return tags
+  }
+}
+
+function break401(host: string, what: string): never {
+  throw new AirlockError('AUTH_FAILED', `${what} on ${host} failed: HTTP 401 without a usable challenge`, {
+    hint: 'the registry asks for an authentication scheme airlock does not know (only Basic and Bearer)',
+  })
+}
+
+function withQuery(location: string, key: string, value: string): string {
+  const u = new URL(location)
+  u.searchParams.set(key, value)
+  return u.toString()
+}
+
+async function* chunked(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = []
+  let have = 0
+  for await (const piece of stream as AsyncIterable<Buffer>) {
+    parts.push(piece)
+    have += piece.length
+    while (have >= size) {
+      const all = Buffer.concat(parts)
+      yield all.subarray(0, size)
+      parts = [all.subarray(size)]
+      have = all.length - size
+    }
+  }
+  if (have > 0) yield Buffer.concat(parts)
+}

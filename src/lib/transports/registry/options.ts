@@ -1,0 +1,36 @@
+/**
+ * Options for talking to registries, shared by every registry request of one side of a copy.
+ */
+export interface Credentials {
+  username: string
+  password: string
+}
+
+export interface RegistryOptions {
+  /** Explicit credentials (`--creds user:pass`); they win over auth files. */
+  creds?: Credentials
+  /** Auth file to read (and for login, write) instead of the usual locations (`--authfile`). */
+  authfile?: string
+  /**
+   * Verify TLS certificates (default true). false also allows plain HTTP, as skopeo's
+   * `--tls-verify=false` does. Loopback registries (127.0.0.0/8, ::1, localhost) may always fall
+   * back to plain HTTP, as Docker allows.
+   */
+  tlsVerify?: boolean
+  /** Per-registry TLS overrides from config files: host -> verify. */
+  insecureRegistries?: string[]
+  /** Directories holding `<host>/ca.crt` style CA files (default: /etc/containers/certs.d, /etc/docker/certs.d). */
+  certDirs?: string[]
+  /** Attempts for retryable failures (5xx, 429, connection resets). Default 4. */
+  retries?: number
+  /** Base backoff in ms (doubles each attempt, with jitter). Default 250. */
+  backoffMs?: number
+  /** Upper bound on a Retry-After wait, in seconds. Default 60. */
+  maxRetryAfterSeconds?: number
+  /** Chunk size for chunked uploads; 0 (default) streams each blob in one PATCH. */
+  chunkSize?: number
+  /** Environment used for auth file discovery (defaults to process.env). */
+  env?: NodeJS.ProcessEnv
+  /** Request observer (tests and benchmarks count requests with it). */
+  onRequest?: (info: { method: string; host: string; path: string; status: number }) => void
+}

@@ -1,0 +1,176 @@
+/**
+ * The `docker://` transport: images in a registry speaking the distribution API.
+ * `docker://host[:port]/repo[:tag][@digest]`; a bare reference means this transport; no tag means
+ * `latest`, as docker, podman and skopeo do.
+ */
+import type { Readable } from 'node:stream'
+import { digestOf, verifyBytes } from '../../digest.js'
+import { AirlockError } from '../../errors.js'
+import type { Descriptor } from '../../manifest.js'
+import { type ImageRef, parseDockerRef, registryHost } from '../../reference.js'
+import type {
+  ImageDestination,
+  ImageReference,
+  ImageSource,
+  RawManifest,
+  ReuseResult,
+  Transport,
+  TransportContext,
+} from '../transport.js'
+import { RegistryClient } from './client.js'
+
+export class DockerReference implements ImageReference {
+  readonly transport: Transport = dockerTransport
+  readonly ref: ImageRef
+
+  constructor(ref: ImageRef) {
+    this.ref = ref
+  }
+
+  get within(): string {
+    return `//${this.ref.toString()}`
+  }
+
+  toString(): string {
+    return `docker://${this.ref.toString()}`
+  }
+
+  /** The tag or digest to ask the registry for. */
+  get lookup(): string {
+    return this.ref.digest ?? this.ref.tag ?? 'latest'
+  }
+
+  async newSource(ctx: TransportContext = {}): Promise<ImageSource> {
+    return new RegistrySource(this, new RegistryClient(this.ref.registry, ctx.registry, this.ref.repository), ctx)
+  }
+
+  async newDestination(ctx: TransportContext = {}): Promise<ImageDestination> {
+    return new RegistryDestination(this, new RegistryClient(this.ref.registry, ctx.registry, this.ref.repository), ctx)
+  }
+}
+
+export const dockerTransport: Transport = {
+  name: 'docker',
+  parse(within: string): ImageReference {
+    if (!within.startsWith('//')) {
+      throw new AirlockError('INVALID_REFERENCE', `invalid docker reference "docker:${within}": expected docker://`, {
+        hint: 'write docker://registry/repository:tag, or the reference without a transport prefix',
+      })
+    }
+    return new DockerReference(parseDockerRef(within.slice(2)))
+  },
+}
+
+class RegistrySource implements ImageSource {
+  readonly capabilities = { concurrentBlobs: true }
+
+  constructor(
+    readonly reference: DockerReference,
+    readonly client: RegistryClient,
+    private readonly ctx: TransportContext,
+  ) {}
+
+  async getManifest(digest?: string): Promise<RawManifest> {
+    const { ref } = this.reference
+    const lookup = digest ?? this.reference.lookup
+    const got = await this.client.getManifest(ref.repository, lookup, this.ctx.signal)
+    const expected = digest ?? ref.digest
+    const what = `manifest of ${ref.name}@${lookup}`
+    if (expected) verifyBytes(got.bytes, expected, what)
+    const computed = expected ?? digestOf(got.bytes, got.digest ?? 'sha256:')
+    if (!expected && got.digest && got.digest !== computed) {
+      throw new AirlockError('DIGEST_MISMATCH', `${what}: registry says ${got.digest}, content hashes to ${computed}`, {
+        hint: 'the registry or a proxy changed the manifest in transit',
+      })
+    }
+    return { bytes: got.bytes, mediaType: got.mediaType, digest: computed }
+  }
+
+  async getBlob(desc: Descriptor): Promise<{ stream: Readable; size: number }> {
+    return this.client.getBlob(this.reference.ref.repository, desc.digest, this.ctx.signal)
+  }
+
+  async close(): Promise<void> {}
+}
+
+class RegistryDestination implements ImageDestination {
+  readonly capabilities = { concurrentBlobs: true, canMount: true, needsSize: false }
+  /** Upload sessions opened by a refused mount, kept for the upload that follows. */
+  private readonly openUploads = new Map<string, string>()
+
+  constructor(
+    readonly reference: DockerReference,
+    readonly client: RegistryClient,
+    private readonly ctx: TransportContext,
+  ) {}
+
+  private get repo(): string {
+    return this.reference.ref.repository
+  }
+
+  async currentDigest(): Promise<string | undefined> {
+    const head = await this.client.headManifest(this.repo, this.reference.lookup, this.ctx.signal)
+    return head?.digest
+  }
+
+  async hasManifest(digest: string): Promise<boolean> {
+    return (await this.client.headManifest(this.repo, digest, this.ctx.signal)) !== undefined
+  }
+
+  async tryReuseBlob(desc: Descriptor, opts: { mountFrom?: ImageReference } = {}): Promise<ReuseResult> {
+    const size = await this.client.blobSize(this.repo, desc.digest, this.ctx.signal, [
+      `repository:${this.repo}:pull,push`,
+    ])
+    if (size !== undefined) return 'exists'
+    const from = opts.mountFrom
+    if (
+      from instanceof DockerReference &&
+      registryHost(from.ref.registry) === this.client.host &&
+      from.ref.repository !== this.repo
+    ) {
+      const started = await this.client.startUpload(this.repo, {
+        mountDigest: desc.digest,
+        from: from.ref.repository,
+        signal: this.ctx.signal,
+      })
+      if (started === 'mounted') return 'mounted'
+      this.openUploads.set(desc.digest, started)
+    }
+    return undefined
+  }
+
+  async putBlob(desc: Descriptor, stream: Readable): Promise<void> {
+    let location = this.openUploads.get(desc.digest)
+    this.openUploads.delete(desc.digest)
+    location ??= await this.client.startUpload(this.repo, { signal: this.ctx.signal })
+    try {
+      await this.client.uploadBlob(this.repo, location, desc.digest, desc.size, stream, this.ctx.signal)
+    } catch (err) {
+      stream.destroy()
+      await this.client.cancelUpload(this.repo, location)
+      throw err
+    }
+  }
+
+  async putManifest(m: RawManifest): Promise<void> {
+    await this.client.putManifest(this.repo, m.digest, m.bytes, m.mediaType, this.ctx.signal)
+  }
+
+  async commit(top: RawManifest): Promise<void> {
+    const { ref } = this.reference
+    if (ref.digest && !ref.tag) {
+      if (ref.digest !== top.digest) {
+        throw new AirlockError('DIGEST_MISMATCH', `destination ${this.reference} names digest ${ref.digest}, but the copied image is ${top.digest}`, {
+          hint: 'leave the digest out of the destination, or give a tag',
+        })
+      }
+      return
+    }
+    await this.client.putManifest(this.repo, ref.tag ?? 'latest', top.bytes, top.mediaType, this.ctx.signal)
+  }
+
+  async close(): Promise<void> {
+    for (const [, location] of this.openUploads) await this.client.cancelUpload(this.repo, location)
+    this.openUploads.clear()
+  }
+}

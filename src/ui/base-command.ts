@@ -1,0 +1,72 @@
+/**
+ * The base of every airlock command: `--json` and `--debug`, error rendering with exit codes
+ * (DESIGN.md "Errors and exit codes"), and an AbortSignal that SIGINT/SIGTERM trigger so work
+ * stops cleanly (no tag is written after an interrupt).
+ */
+import { Command, Flags } from '@oclif/core'
+import { AirlockError, EXIT, toAirlockError } from '../lib/errors.js'
+import { closeAgents } from '../lib/transports/registry/http.js'
+import { redact } from './redact.js'
+
+export const EXIT_CODES_HELP = `EXIT CODES
+  0 ok, 1 failed, 2 bad input or usage, 3 partly failed, 4 over quota, 5 verification failed`
+
+export abstract class AirlockCommand extends Command {
+  static override baseFlags = {
+    json: Flags.boolean({ description: 'Print one JSON document on stdout (errors too).', helpGroup: 'GLOBAL' }),
+    debug: Flags.boolean({ description: 'Show stack traces and HTTP details of errors.', helpGroup: 'GLOBAL' }),
+  }
+
+  protected abortController = new AbortController()
+  private onSignal = (sig: NodeJS.Signals) => {
+    if (this.abortController.signal.aborted) process.exit(130)
+    this.abortController.abort(new AirlockError('INTERRUPTED', `interrupted by ${sig}; nothing was tagged`))
+  }
+
+  get jsonMode(): boolean {
+    return this.argv.includes('--json')
+  }
+
+  get debugMode(): boolean {
+    return this.argv.includes('--debug')
+  }
+
+  override async init(): Promise<void> {
+    await super.init()
+    process.once('SIGINT', this.onSignal)
+    process.once('SIGTERM', this.onSignal)
+  }
+
+  override async finally(err: Error | undefined): Promise<void> {
+    process.off('SIGINT', this.onSignal)
+    process.off('SIGTERM', this.onSignal)
+    await closeAgents()
+    return super.finally(err)
+  }
+
+  protected printJson(doc: unknown): void {
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`)
+  }
+
+  override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    // oclif's own exits (help, --version) and its usage errors.
+    if (err.oclif?.exit !== undefined && !(err instanceof AirlockError)) {
+      if (err.message.startsWith('EEXIT')) throw err
+      if (this.jsonMode) {
+        this.printJson({ error: { code: 'INVALID_INPUT', message: redact(err.message) } })
+        this.exit(EXIT.USAGE)
+      }
+      throw err
+    }
+    const reason = this.abortController.signal.reason
+    const e = this.abortController.signal.aborted && reason instanceof AirlockError ? reason : toAirlockError(err)
+    if (this.jsonMode) {
+      this.printJson({ error: { code: e.code, message: redact(e.message), ...(e.hint ? { hint: e.hint } : {}) } })
+    } else {
+      process.stderr.write(`Error: ${redact(e.message)}\n`)
+      if (e.hint) process.stderr.write(`Hint: ${e.hint}\n`)
+      if (this.debugMode) process.stderr.write(`${redact(String((e.cause as Error)?.stack ?? e.stack))}\n`)
+    }
+    this.exit(e.exitCode)
+  }
+}
