@@ -26,6 +26,7 @@ ${EXIT_CODES_HELP}`
   static override flags = {
     platform: Flags.string({
       multiple: true,
+      multipleNonGreedy: true,
       description: 'Copy only this platform of an index (os/arch[/variant]); repeat for several. One platform copies that image alone.',
     }),
     jobs: Flags.integer({ char: 'j', min: 1, max: 64, default: 6, description: 'Blobs to copy at once.' }),
