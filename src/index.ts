@@ -3,8 +3,8 @@
  * Nothing here prints or exits; failures are AirlockErrors with a stable `code`.
  */
 export { findCredentials } from './lib/auth/auth-files.js'
-export type { CopyEvent, CopyEventHandler } from './lib/copy/events.js'
 export { type CopyOptions, type CopyResult, copyImage } from './lib/copy/copy-image.js'
+export type { CopyEvent, CopyEventHandler } from './lib/copy/events.js'
 export { sha256Digest } from './lib/digest.js'
 export { AirlockError, type ErrorCode, EXIT, exitCodeFor, isAirlockError } from './lib/errors.js'
 export { type InspectResult, inspectImage, readRawManifest } from './lib/inspect.js'

@@ -7,8 +7,10 @@ import { boolValue, parseCreds } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
 
 export default class Copy extends AirlockCommand {
-  static override summary = 'Copy an image (every platform of an index by default) between registries and layouts, keeping digests.'
-  static override description = `Manifests are copied byte for byte, so the destination digest equals the source digest and signatures stay valid. Blobs the destination already has are skipped, blobs in another repository of the same registry are mounted, several blobs move at once, and every blob is checked against its digest while it streams. The tag is written last: an interrupted copy leaves no tag, and running it again sends only what is missing.
+  static override summary =
+    'Copy an image (every platform of an index by default) between registries and layouts, keeping digests.'
+  static override description =
+    `Manifests are copied byte for byte, so the destination digest equals the source digest and signatures stay valid. Blobs the destination already has are skipped, blobs in another repository of the same registry are mounted, several blobs move at once, and every blob is checked against its digest while it streams. The tag is written last: an interrupted copy leaves no tag, and running it again sends only what is missing.
 
 References: docker://HOST/REPO[:TAG|@DIGEST] (the default when no transport is given) and oci:DIR[:NAME] (an OCI layout directory).
 
@@ -27,16 +29,31 @@ ${EXIT_CODES_HELP}`
     platform: Flags.string({
       multiple: true,
       multipleNonGreedy: true,
-      description: 'Copy only this platform of an index (os/arch[/variant]); repeat for several. One platform copies that image alone.',
+      description:
+        'Copy only this platform of an index (os/arch[/variant]); repeat for several. One platform copies that image alone.',
     }),
     jobs: Flags.integer({ char: 'j', min: 1, max: 64, default: 6, description: 'Blobs to copy at once.' }),
-    'retry-times': Flags.integer({ min: 0, max: 20, default: 3, description: 'Retries for a blob that fails in a retryable way.' }),
-    'src-creds': Flags.string({ description: 'Credentials USER:PASS for the source registry.', helpValue: 'USER:PASS' }),
-    'dest-creds': Flags.string({ description: 'Credentials USER:PASS for the destination registry.', helpValue: 'USER:PASS' }),
+    'retry-times': Flags.integer({
+      min: 0,
+      max: 20,
+      default: 3,
+      description: 'Retries for a blob that fails in a retryable way.',
+    }),
+    'src-creds': Flags.string({
+      description: 'Credentials USER:PASS for the source registry.',
+      helpValue: 'USER:PASS',
+    }),
+    'dest-creds': Flags.string({
+      description: 'Credentials USER:PASS for the destination registry.',
+      helpValue: 'USER:PASS',
+    }),
     authfile: Flags.string({ description: 'Auth file for both sides (default: the usual auth files).' }),
     'src-authfile': Flags.string({ description: 'Auth file for the source.' }),
     'dest-authfile': Flags.string({ description: 'Auth file for the destination.' }),
-    'tls-verify': boolValue({ description: 'Verify TLS on both sides; false also allows plain HTTP.', helpValue: 'true|false' }),
+    'tls-verify': boolValue({
+      description: 'Verify TLS on both sides; false also allows plain HTTP.',
+      helpValue: 'true|false',
+    }),
     'src-tls-verify': boolValue({ description: 'Verify TLS of the source.', helpValue: 'true|false' }),
     'dest-tls-verify': boolValue({ description: 'Verify TLS of the destination.', helpValue: 'true|false' }),
     'no-mount': Flags.boolean({ description: 'Do not try cross-repository blob mounts.' }),

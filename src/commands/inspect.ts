@@ -5,8 +5,10 @@ import { registryFlags, registryOptions } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
 
 export default class Inspect extends AirlockCommand {
-  static override summary = 'Show what an image reference points at: digest, media type, platforms, sizes, config.'
-  static override description = `Reads through any transport (docker://, oci:). --raw prints the manifest bytes exactly as stored, as skopeo inspect --raw does.
+  static override summary =
+    'Show what an image reference points at: digest, media type, platforms, sizes, config.'
+  static override description =
+    `Reads through any transport (docker://, oci:). --raw prints the manifest bytes exactly as stored, as skopeo inspect --raw does.
 
 ${EXIT_CODES_HELP}`
   static override examples = [
@@ -42,7 +44,12 @@ ${EXIT_CODES_HELP}`
     ]
     if (r.kind === 'index') lines.push(`Platforms:  ${r.platforms.join(', ') || '(none declared)'}`)
     for (const img of r.images) {
-      lines.push('', r.kind === 'index' ? `${img.platform ?? 'unknown'}  ${img.digest}` : `Image${img.platform ? ` (${img.platform})` : ''}`)
+      lines.push(
+        '',
+        r.kind === 'index'
+          ? `${img.platform ?? 'unknown'}  ${img.digest}`
+          : `Image${img.platform ? ` (${img.platform})` : ''}`,
+      )
       if (img.config) {
         const c = img.config
         if (c.created) lines.push(`  Created:    ${c.created}`)
@@ -50,9 +57,15 @@ ${EXIT_CODES_HELP}`
         if (c.cmd?.length) lines.push(`  Cmd:        ${JSON.stringify(c.cmd)}`)
         if (c.env?.length) lines.push(`  Env:        ${c.env.join(' ')}`)
         if (c.labels && Object.keys(c.labels).length)
-          lines.push(`  Labels:     ${Object.entries(c.labels).map(([k, v]) => `${k}=${v}`).join(' ')}`)
+          lines.push(
+            `  Labels:     ${Object.entries(c.labels)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' ')}`,
+          )
       }
-      lines.push(`  Layers:     ${img.layers.length}, ${formatBytes(img.layers.reduce((n, l) => n + l.size, 0))}`)
+      lines.push(
+        `  Layers:     ${img.layers.length}, ${formatBytes(img.layers.reduce((n, l) => n + l.size, 0))}`,
+      )
       for (const l of img.layers) lines.push(`    ${l.digest}  ${formatBytes(l.size)}`)
     }
     this.log(lines.join('\n'))

@@ -5,8 +5,10 @@ import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { boolValue } from '../ui/flags.js'
 
 export default class Login extends AirlockCommand {
-  static override summary = 'Log in to a registry: check the credentials, then store them in the containers auth file (mode 0600).'
-  static override description = `Writes the file podman and skopeo read: --authfile, else REGISTRY_AUTH_FILE, else \${XDG_RUNTIME_DIR}/containers/auth.json, else ~/.config/containers/auth.json. The password is never printed.
+  static override summary =
+    'Log in to a registry: check the credentials, then store them in the containers auth file (mode 0600).'
+  static override description =
+    `Writes the file podman and skopeo read: --authfile, else REGISTRY_AUTH_FILE, else \${XDG_RUNTIME_DIR}/containers/auth.json, else ~/.config/containers/auth.json. The password is never printed.
 
 ${EXIT_CODES_HELP}`
   static override examples = [
@@ -16,10 +18,16 @@ ${EXIT_CODES_HELP}`
   static override args = { registry: Args.string({ required: true, description: 'Registry host[:port].' }) }
   static override flags = {
     username: Flags.string({ char: 'u', description: 'User name.', required: true }),
-    password: Flags.string({ char: 'p', description: 'Password (prefer --password-stdin: arguments are visible to other users).' }),
+    password: Flags.string({
+      char: 'p',
+      description: 'Password (prefer --password-stdin: arguments are visible to other users).',
+    }),
     'password-stdin': Flags.boolean({ description: 'Read the password from stdin.' }),
     authfile: Flags.string({ description: 'Auth file to write.' }),
-    'tls-verify': boolValue({ description: 'Verify TLS; false also allows plain HTTP.', helpValue: 'true|false' }),
+    'tls-verify': boolValue({
+      description: 'Verify TLS; false also allows plain HTTP.',
+      helpValue: 'true|false',
+    }),
   }
 
   async run(): Promise<void> {
@@ -28,15 +36,21 @@ ${EXIT_CODES_HELP}`
     if (flags['password-stdin']) {
       const chunks: Buffer[] = []
       for await (const c of process.stdin) chunks.push(c as Buffer)
-      password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '')
+      password = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '')
     }
     if (!password) {
       throw new AirlockError('INVALID_INPUT', 'no password given', { hint: 'use --password-stdin (or -p)' })
     }
-    const r = await login(args.registry, { username: flags.username, password }, {
-      authfile: flags.authfile,
-      tlsVerify: flags['tls-verify'],
-    })
+    const r = await login(
+      args.registry,
+      { username: flags.username, password },
+      {
+        authfile: flags.authfile,
+        tlsVerify: flags['tls-verify'],
+      },
+    )
     if (this.jsonMode) return this.printJson(r)
     this.log(`Login Succeeded: ${r.username} at ${r.registry} (stored in ${r.authfile})`)
   }

@@ -13,6 +13,10 @@ export default class Logout extends AirlockCommand {
     const { args, flags } = await this.parse(Logout)
     const r = await logout(args.registry, { authfile: flags.authfile })
     if (this.jsonMode) return this.printJson(r)
-    this.log(r.removed ? `Removed login credentials for ${r.registry} from ${r.authfile}` : `Not logged in to ${r.registry}`)
+    this.log(
+      r.removed
+        ? `Removed login credentials for ${r.registry} from ${r.authfile}`
+        : `Not logged in to ${r.registry}`,
+    )
   }
 }

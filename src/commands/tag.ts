@@ -5,7 +5,8 @@ import { registryFlags, registryOptions } from '../ui/flags.js'
 
 export default class Tag extends AirlockCommand {
   static override summary = 'Add tags to an image inside its registry repository, without moving any blob.'
-  static override description = `The manifest is written again under each new tag, byte for byte, so every tag has the source digest. TAG is a bare tag or a reference in the same repository.
+  static override description =
+    `The manifest is written again under each new tag, byte for byte, so every tag has the source digest. TAG is a bare tag or a reference in the same repository.
 
 ${EXIT_CODES_HELP}`
   static override strict = false

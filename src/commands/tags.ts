@@ -10,7 +10,9 @@ export default class Tags extends AirlockCommand {
     '<%= config.bin %> tags docker.io/library/alpine',
     '<%= config.bin %> tags --json 127.0.0.1:5000/app --tls-verify=false',
   ]
-  static override args = { repository: Args.string({ required: true, description: 'Repository, without tag.' }) }
+  static override args = {
+    repository: Args.string({ required: true, description: 'Repository, without tag.' }),
+  }
   static override flags = { ...registryFlags }
 
   async run(): Promise<void> {

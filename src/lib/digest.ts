@@ -86,9 +86,13 @@ export class DigestVerifier extends Transform {
     const actual = `${algorithmOf(this.expected)}:${this.hash.digest('hex')}`
     if (actual !== this.expected) {
       done(
-        new AirlockError('DIGEST_MISMATCH', `${this.what}: content has digest ${actual}, expected ${this.expected}`, {
-          hint: 'the source is corrupt or was changed during the copy; nothing was stored for this blob',
-        }),
+        new AirlockError(
+          'DIGEST_MISMATCH',
+          `${this.what}: content has digest ${actual}, expected ${this.expected}`,
+          {
+            hint: 'the source is corrupt or was changed during the copy; nothing was stored for this blob',
+          },
+        ),
       )
       return
     }

@@ -62,7 +62,10 @@ export async function readRawManifest(
   }
 }
 
-export async function inspectImage(reference: string | ImageReference, options: InspectOptions = {}): Promise<InspectResult> {
+export async function inspectImage(
+  reference: string | ImageReference,
+  options: InspectOptions = {},
+): Promise<InspectResult> {
   const ref = typeof reference === 'string' ? parseImageReference(reference) : reference
   const src = await ref.newSource(options.context ?? {})
   try {
@@ -72,7 +75,16 @@ export async function inspectImage(reference: string | ImageReference, options: 
     if (parsed.kind === 'index') {
       for (const child of parsed.children) {
         const m = await src.getManifest(child.digest)
-        images.push(await describeImage(src, m.bytes, child.mediaType, child.digest, formatPlatform(child.platform), options))
+        images.push(
+          await describeImage(
+            src,
+            m.bytes,
+            child.mediaType,
+            child.digest,
+            formatPlatform(child.platform),
+            options,
+          ),
+        )
       }
     } else {
       images.push(await describeImage(src, top.bytes, parsed.mediaType, top.digest, undefined, options))
@@ -81,7 +93,11 @@ export async function inspectImage(reference: string | ImageReference, options: 
     let size = top.bytes.length
     for (const img of images) {
       size += parsed.kind === 'index' ? img.size - img.layers.reduce((n, l) => n + l.size, 0) : 0
-      for (const l of img.layers) if (!seen.has(l.digest)) (seen.add(l.digest), (size += l.size))
+      for (const l of img.layers) {
+        if (seen.has(l.digest)) continue
+        seen.add(l.digest)
+        size += l.size
+      }
     }
     if (parsed.kind === 'image') size = images[0].size
     return {
@@ -109,7 +125,11 @@ async function describeImage(
 ): Promise<InspectedImage> {
   const parsed = parseManifest(bytes, mediaType, `${src.reference}@${digest}`)
   const cfgDesc = parsed.config!
-  const layers = (parsed.layers ?? []).map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }))
+  const layers = (parsed.layers ?? []).map((l) => ({
+    digest: l.digest,
+    size: l.size,
+    mediaType: l.mediaType,
+  }))
   const image: InspectedImage = {
     digest,
     mediaType: parsed.mediaType,
@@ -138,7 +158,9 @@ async function describeImage(
       workingDir: (c.WorkingDir as string) || undefined,
       user: (c.User as string) || undefined,
     }
-    image.platform ??= [image.config.os, image.config.architecture, image.config.variant].filter(Boolean).join('/') || undefined
+    image.platform ??=
+      [image.config.os, image.config.architecture, image.config.variant].filter(Boolean).join('/') ||
+      undefined
   }
   return image
 }

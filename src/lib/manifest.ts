@@ -71,18 +71,26 @@ export function parseManifest(bytes: Buffer, declared: string | undefined, what:
   const inner = typeof doc.mediaType === 'string' ? doc.mediaType : undefined
   let mediaType = inner ?? normalizeContentType(declared)
   if (schemaVersion === 1 || mediaType === MEDIA.dockerSchema1 || mediaType === MEDIA.dockerSchema1Signed) {
-    throw new AirlockError('UNSUPPORTED', `${what} uses Docker image manifest schema 1, which airlock does not copy`, {
-      hint: 'schema 1 is deprecated and cannot keep its digest across registries; rebuild or re-push the image with a current tool (docker/podman push writes schema 2)',
-    })
+    throw new AirlockError(
+      'UNSUPPORTED',
+      `${what} uses Docker image manifest schema 1, which airlock does not copy`,
+      {
+        hint: 'schema 1 is deprecated and cannot keep its digest across registries; rebuild or re-push the image with a current tool (docker/podman push writes schema 2)',
+      },
+    )
   }
   if (!mediaType || !(MANIFEST_ACCEPT as string[]).includes(mediaType)) {
     // OCI manifests may omit mediaType: tell them apart by shape.
     if (Array.isArray(doc.manifests)) mediaType = MEDIA.ociIndex
     else if (doc.config && Array.isArray(doc.layers)) mediaType = MEDIA.ociManifest
     else
-      throw new AirlockError('UNSUPPORTED', `${what} has unsupported manifest type ${mediaType ?? '(none)'}`, {
-        hint: `airlock copies ${MANIFEST_ACCEPT.join(', ')}`,
-      })
+      throw new AirlockError(
+        'UNSUPPORTED',
+        `${what} has unsupported manifest type ${mediaType ?? '(none)'}`,
+        {
+          hint: `airlock copies ${MANIFEST_ACCEPT.join(', ')}`,
+        },
+      )
   }
   if (isIndexType(mediaType)) {
     const manifests = asDescriptors(doc.manifests, what)
@@ -108,7 +116,8 @@ export function parseManifest(bytes: Buffer, declared: string | undefined, what:
 }
 
 function asDescriptors(value: unknown, what: string): Descriptor[] {
-  if (!Array.isArray(value)) throw new AirlockError('INVALID_INPUT', `manifest of ${what} has no descriptor list`)
+  if (!Array.isArray(value))
+    throw new AirlockError('INVALID_INPUT', `manifest of ${what} has no descriptor list`)
   return value.map((d) => {
     if (
       !d ||
@@ -117,7 +126,10 @@ function asDescriptors(value: unknown, what: string): Descriptor[] {
       !Number.isSafeInteger(d.size) ||
       d.size < 0
     ) {
-      throw new AirlockError('INVALID_INPUT', `manifest of ${what} has a malformed descriptor: ${JSON.stringify(d)}`)
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `manifest of ${what} has a malformed descriptor: ${JSON.stringify(d)}`,
+      )
     }
     return d as Descriptor
   })

@@ -33,8 +33,14 @@ function asDockerRef(text: string, role: string): DockerReference {
  * written again (byte for byte); no blob moves. TAG is a bare tag, or a reference in the same
  * repository.
  */
-export async function tagImage(source: string, tags: string[], options: RegistryOptions = {}, signal?: AbortSignal): Promise<TagResult> {
-  if (!tags.length) throw new AirlockError('INVALID_INPUT', 'no tag given', { hint: 'airlock tag SOURCE TAG...' })
+export async function tagImage(
+  source: string,
+  tags: string[],
+  options: RegistryOptions = {},
+  signal?: AbortSignal,
+): Promise<TagResult> {
+  if (!tags.length)
+    throw new AirlockError('INVALID_INPUT', 'no tag given', { hint: 'airlock tag SOURCE TAG...' })
   const src = asDockerRef(source, 'source')
   const targets = tags.map((t) => {
     if (isValidTag(t)) return t
@@ -69,7 +75,11 @@ export interface TagsResult {
   tags: string[]
 }
 
-export async function listTags(repository: string, options: RegistryOptions = {}, signal?: AbortSignal): Promise<TagsResult> {
+export async function listTags(
+  repository: string,
+  options: RegistryOptions = {},
+  signal?: AbortSignal,
+): Promise<TagsResult> {
   const text = repository.startsWith('docker://') ? repository.slice('docker://'.length) : repository
   const ref = parseReference(text)
   if (ref.tag || ref.digest) {
@@ -94,13 +104,19 @@ export function loginKey(input: string): { registry: string; key: string } {
   const [host, ...path] = bare.split('/')
   const registry = host === 'index.docker.io' || host === 'registry-1.docker.io' ? 'docker.io' : host
   if (!/^(?:[A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::\d+)?$/.test(registry)) {
-    throw new AirlockError('INVALID_INPUT', `"${input}" is not a registry host[:port]`, { hint: 'e.g. airlock login harbor.example.org' })
+    throw new AirlockError('INVALID_INPUT', `"${input}" is not a registry host[:port]`, {
+      hint: 'e.g. airlock login harbor.example.org',
+    })
   }
   return { registry, key: [registry, ...path].join('/') }
 }
 
 /** Checks the credentials against the registry, then stores them (containers auth.json, mode 0600). */
-export async function login(registryInput: string, creds: Credentials, options: RegistryOptions = {}): Promise<LoginResult> {
+export async function login(
+  registryInput: string,
+  creds: Credentials,
+  options: RegistryOptions = {},
+): Promise<LoginResult> {
   if (!creds.username || !creds.password) {
     throw new AirlockError('INVALID_INPUT', 'login needs a username and a password', {
       hint: 'airlock login -u USER --password-stdin REGISTRY < password-file',
@@ -113,8 +129,18 @@ export async function login(registryInput: string, creds: Credentials, options: 
   return { registry: key, username: creds.username, authfile: file }
 }
 
-export async function logout(registryInput: string, options: RegistryOptions = {}): Promise<{ registry: string; authfile: string; removed: boolean }> {
+export async function logout(
+  registryInput: string,
+  options: RegistryOptions = {},
+): Promise<{ registry: string; authfile: string; removed: boolean }> {
   const { key } = loginKey(registryInput)
-  const { file, changed } = await storeCredentials(key, undefined, { env: options.env, authfile: options.authfile })
-  return { registry: key, authfile: file ?? defaultWriteAuthFile(options.env, options.authfile), removed: changed }
+  const { file, changed } = await storeCredentials(key, undefined, {
+    env: options.env,
+    authfile: options.authfile,
+  })
+  return {
+    registry: key,
+    authfile: file ?? defaultWriteAuthFile(options.env, options.authfile),
+    removed: changed,
+  }
 }

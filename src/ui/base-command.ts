@@ -13,8 +13,14 @@ export const EXIT_CODES_HELP = `EXIT CODES
 
 export abstract class AirlockCommand extends Command {
   static override baseFlags = {
-    json: Flags.boolean({ description: 'Print one JSON document on stdout (errors too).', helpGroup: 'GLOBAL' }),
-    debug: Flags.boolean({ description: 'Show stack traces and HTTP details of errors.', helpGroup: 'GLOBAL' }),
+    json: Flags.boolean({
+      description: 'Print one JSON document on stdout (errors too).',
+      helpGroup: 'GLOBAL',
+    }),
+    debug: Flags.boolean({
+      description: 'Show stack traces and HTTP details of errors.',
+      helpGroup: 'GLOBAL',
+    }),
   }
 
   protected abortController = new AbortController()
@@ -59,9 +65,12 @@ export abstract class AirlockCommand extends Command {
       throw err
     }
     const reason = this.abortController.signal.reason
-    const e = this.abortController.signal.aborted && reason instanceof AirlockError ? reason : toAirlockError(err)
+    const e =
+      this.abortController.signal.aborted && reason instanceof AirlockError ? reason : toAirlockError(err)
     if (this.jsonMode) {
-      this.printJson({ error: { code: e.code, message: redact(e.message), ...(e.hint ? { hint: e.hint } : {}) } })
+      this.printJson({
+        error: { code: e.code, message: redact(e.message), ...(e.hint ? { hint: e.hint } : {}) },
+      })
     } else {
       process.stderr.write(`Error: ${redact(e.message)}\n`)
       if (e.hint) process.stderr.write(`Hint: ${e.hint}\n`)

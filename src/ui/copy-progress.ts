@@ -19,13 +19,18 @@ interface ImageLine {
   present: boolean
 }
 
-export async function withCopyProgress<T>(opts: ProgressOptions, work: (onEvent: CopyEventHandler) => Promise<T>): Promise<T> {
+export async function withCopyProgress<T>(
+  opts: ProgressOptions,
+  work: (onEvent: CopyEventHandler) => Promise<T>,
+): Promise<T> {
   if (opts.quiet) return work(() => undefined)
   const tty = opts.tty ?? Boolean(process.stderr.isTTY)
   return tty ? runTty(opts.title, work) : work(plainLogger())
 }
 
-export function plainLogger(write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): CopyEventHandler {
+export function plainLogger(
+  write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): CopyEventHandler {
   return (e: CopyEvent) => {
     switch (e.type) {
       case 'resolved':
@@ -108,7 +113,9 @@ async function runTty<T>(title: string, work: (onEvent: CopyEventHandler) => Pro
     {
       exitOnError: true,
       registerSignalListeners: false,
-      rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }) },
+      rendererOptions: {
+        logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
+      },
     },
   )
   await list.run()

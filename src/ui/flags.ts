@@ -27,9 +27,13 @@ export function parseCreds(text: string | undefined, flag: string): Credentials 
 }
 
 export const registryFlags = {
-  creds: Flags.string({ description: 'Credentials USERNAME:PASSWORD for the registry.', helpValue: 'USER:PASS' }),
+  creds: Flags.string({
+    description: 'Credentials USERNAME:PASSWORD for the registry.',
+    helpValue: 'USER:PASS',
+  }),
   authfile: Flags.string({
-    description: 'Auth file to use instead of the usual ones (default: REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json).',
+    description:
+      'Auth file to use instead of the usual ones (default: REGISTRY_AUTH_FILE, containers auth.json, ~/.docker/config.json).',
   }),
   'tls-verify': boolValue({
     description: 'Verify TLS certificates; false also allows plain HTTP.',
@@ -37,7 +41,11 @@ export const registryFlags = {
   }),
 }
 
-export function registryOptions(flags: { creds?: string; authfile?: string; 'tls-verify'?: boolean }): RegistryOptions {
+export function registryOptions(flags: {
+  creds?: string
+  authfile?: string
+  'tls-verify'?: boolean
+}): RegistryOptions {
   return {
     creds: parseCreds(flags.creds, '--creds'),
     authfile: flags.authfile,

@@ -11,8 +11,8 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { AirlockError } from '../errors.js'
-import { runHelper } from './cred-helper.js'
 import type { Credentials } from '../transports/registry/options.js'
+import { runHelper } from './cred-helper.js'
 
 interface AuthEntry {
   auth?: string
@@ -28,7 +28,12 @@ interface AuthFile {
   [k: string]: unknown
 }
 
-const DOCKER_HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'registry-1.docker.io', 'docker.io']
+const DOCKER_HUB_KEYS = [
+  'https://index.docker.io/v1/',
+  'index.docker.io',
+  'registry-1.docker.io',
+  'docker.io',
+]
 
 /** The files searched, in order, for reading. */
 export function authFileCandidates(env: NodeJS.ProcessEnv = process.env, explicit?: string): string[] {
@@ -75,7 +80,8 @@ function decodeEntry(entry: AuthEntry, where: string): Credentials | undefined {
   if (entry.auth) {
     const plain = Buffer.from(entry.auth, 'base64').toString('utf8')
     const i = plain.indexOf(':')
-    if (i < 0) throw new AirlockError('INVALID_INPUT', `the "auth" value for ${where} is not base64 of user:password`)
+    if (i < 0)
+      throw new AirlockError('INVALID_INPUT', `the "auth" value for ${where} is not base64 of user:password`)
     return { username: plain.slice(0, i), password: plain.slice(i + 1) }
   }
   if (entry.username && entry.password) return { username: entry.username, password: entry.password }
@@ -96,7 +102,10 @@ export function lookupKeys(registry: string, repository?: string): string[] {
 
 function normalizeKey(key: string): string {
   if (DOCKER_HUB_KEYS.includes(key)) return key
-  return key.replace(/^https?:\/\//, '').replace(/\/v[12]\/?$/, '').replace(/\/$/, '')
+  return key
+    .replace(/^https?:\/\//, '')
+    .replace(/\/v[12]\/?$/, '')
+    .replace(/\/$/, '')
 }
 
 /**
@@ -125,7 +134,12 @@ export async function findCredentials(
       }
     }
     if (doc.credsStore) {
-      const found = await runHelper(doc.credsStore, registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry, env, true)
+      const found = await runHelper(
+        doc.credsStore,
+        registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry,
+        env,
+        true,
+      )
       if (found) return found
     }
   }

@@ -24,7 +24,10 @@ export async function runHelper(
     const text = `${res.stdout} ${res.stderr}`
     if (missingIsEmpty && /credentials not found/i.test(text)) return undefined
     if (/credentials not found/i.test(text)) return undefined
-    throw new AirlockError('EXEC_FAILED', `credential helper ${program} failed for ${serverUrl}: ${res.stderr.trim() || res.stdout.trim()}`)
+    throw new AirlockError(
+      'EXEC_FAILED',
+      `credential helper ${program} failed for ${serverUrl}: ${res.stderr.trim() || res.stdout.trim()}`,
+    )
   }
   let doc: { Username?: string; Secret?: string }
   try {

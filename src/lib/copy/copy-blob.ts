@@ -61,11 +61,20 @@ async function streamBlob(
   const { stream, size } = await src.getBlob(desc)
   if (size >= 0 && size !== desc.size) {
     stream.destroy()
-    throw new AirlockError('SIZE_MISMATCH', `blob ${desc.digest}: source has ${size} bytes, the manifest says ${desc.size}`, {
-      hint: 'the source is corrupt; nothing was stored for this blob',
-    })
+    throw new AirlockError(
+      'SIZE_MISMATCH',
+      `blob ${desc.digest}: source has ${size} bytes, the manifest says ${desc.size}`,
+      {
+        hint: 'the source is corrupt; nothing was stored for this blob',
+      },
+    )
   }
-  const verifier = new DigestVerifier(desc.digest, desc.size, `blob ${desc.digest} from ${src.reference}`, onBytes)
+  const verifier = new DigestVerifier(
+    desc.digest,
+    desc.size,
+    `blob ${desc.digest} from ${src.reference}`,
+    onBytes,
+  )
   let streamError: unknown
   verifier.on('error', (e) => {
     streamError ??= e
@@ -86,7 +95,10 @@ async function streamBlob(
   }
   if (streamError) throw streamError
   if (verifier.bytes !== desc.size) {
-    throw new AirlockError('SIZE_MISMATCH', `blob ${desc.digest}: ${verifier.bytes} bytes sent, expected ${desc.size}`)
+    throw new AirlockError(
+      'SIZE_MISMATCH',
+      `blob ${desc.digest}: ${verifier.bytes} bytes sent, expected ${desc.size}`,
+    )
   }
 }
 

@@ -6,6 +6,7 @@
  * tag (`commit`). A copy stopped at any point leaves no tag pointing at missing content, and the
  * next run skips whatever already arrived. Nothing is held whole in memory but manifests.
  */
+import { setMaxListeners } from 'node:events'
 import { sha256Digest } from '../digest.js'
 import { AirlockError } from '../errors.js'
 import {
@@ -18,7 +19,13 @@ import {
   platformMatches,
 } from '../manifest.js'
 import { parseImageReference } from '../transports/index.js'
-import type { ImageDestination, ImageReference, ImageSource, RawManifest, TransportContext } from '../transports/transport.js'
+import type {
+  ImageDestination,
+  ImageReference,
+  ImageSource,
+  RawManifest,
+  TransportContext,
+} from '../transports/transport.js'
 import { copyBlob } from './copy-blob.js'
 import type { CopyEventHandler } from './events.js'
 import { runPool } from './pool.js'
@@ -73,6 +80,7 @@ export async function copyImage(
   const srcRef = typeof source === 'string' ? parseImageReference(source) : source
   const dstRef = typeof destination === 'string' ? parseImageReference(destination) : destination
   const signal = options.signal ?? new AbortController().signal
+  setMaxListeners(0, signal)
   const jobs = Math.max(1, options.jobs ?? 6)
   const src = await srcRef.newSource({ ...options.source, signal })
   let dst: ImageDestination | undefined
@@ -108,7 +116,9 @@ async function run(
       throw new AirlockError(
         'NOT_FOUND',
         `${what} has no image for ${wanted.map(formatPlatform).join(', ')}`,
-        { hint: `platforms in the index: ${parsed.children.map((c) => formatPlatform(c.platform)).join(', ')}` },
+        {
+          hint: `platforms in the index: ${parsed.children.map((c) => formatPlatform(c.platform)).join(', ')}`,
+        },
       )
     }
     if (wanted.length === 1 && chosen.length >= 1) {
@@ -124,7 +134,13 @@ async function run(
   if (dst.supportedManifestTypes && !dst.supportedManifestTypes.includes(top.mediaType)) {
     throw new AirlockError('UNSUPPORTED', `${dst.reference} cannot store ${top.mediaType} manifests`)
   }
-  emit?.({ type: 'resolved', source: what, destination: dst.reference.toString(), digest: top.digest, mediaType: top.mediaType })
+  emit?.({
+    type: 'resolved',
+    source: what,
+    destination: dst.reference.toString(),
+    digest: top.digest,
+    mediaType: top.mediaType,
+  })
 
   const result: CopyResult = {
     source: what,
@@ -145,7 +161,11 @@ async function run(
     const images = parsed.kind === 'index' ? parsed.children : [undefined]
     result.platforms = images.map((c) => formatPlatform(c?.platform)).filter((p) => p !== 'unknown')
     result.upToDate = true
-    result.manifests = { total: images.length + (parsed.kind === 'index' ? 1 : 0), written: 0, present: images.length + (parsed.kind === 'index' ? 1 : 0) }
+    result.manifests = {
+      total: images.length + (parsed.kind === 'index' ? 1 : 0),
+      written: 0,
+      present: images.length + (parsed.kind === 'index' ? 1 : 0),
+    }
     emit?.({ type: 'up-to-date', digest: top.digest })
     result.seconds = (performance.now() - started) / 1000
     return result
@@ -210,10 +230,15 @@ async function run(
   // Manifests: children by digest, then the index, then the tag.
   const toWrite = plans.filter((p) => !p.present).map((p) => p.manifest)
   result.manifests.present = plans.length - toWrite.length
-  await runPool(toWrite, jobs, async (m) => {
-    await dst.putManifest(m)
-    emit?.({ type: 'manifest', digest: m.digest, mediaType: m.mediaType })
-  }, signal)
+  await runPool(
+    toWrite,
+    jobs,
+    async (m) => {
+      await dst.putManifest(m)
+      emit?.({ type: 'manifest', digest: m.digest, mediaType: m.mediaType })
+    },
+    signal,
+  )
   result.manifests.written = toWrite.length
   result.manifests.total = plans.length
   if (parsed.kind === 'index') {
@@ -229,18 +254,32 @@ async function run(
   return result
 }
 
-async function planChild(src: ImageSource, dst: ImageDestination, child: Descriptor, what: string): Promise<ImagePlan> {
+async function planChild(
+  src: ImageSource,
+  dst: ImageDestination,
+  child: Descriptor,
+  what: string,
+): Promise<ImagePlan> {
   if (isIndexType(child.mediaType)) {
     throw new AirlockError('UNSUPPORTED', `${what} nests an index inside an index (${child.digest})`, {
       hint: 'copy the inner index by its digest instead',
     })
   }
   if (await dst.hasManifest(child.digest)) {
-    return { manifest: { bytes: Buffer.alloc(0), mediaType: child.mediaType, digest: child.digest }, platform: child.platform, present: true }
+    return {
+      manifest: { bytes: Buffer.alloc(0), mediaType: child.mediaType, digest: child.digest },
+      platform: child.platform,
+      present: true,
+    }
   }
   const manifest = await src.getManifest(child.digest)
   const parsed = parseManifest(manifest.bytes, child.mediaType, `${what}@${child.digest}`)
-  return { manifest: { ...manifest, mediaType: parsed.mediaType }, parsed, platform: child.platform, present: false }
+  return {
+    manifest: { ...manifest, mediaType: parsed.mediaType },
+    parsed,
+    platform: child.platform,
+    present: false,
+  }
 }
 
 /** A new index holding only `chosen`; every other field kept. Its digest differs from the original. */

@@ -1,3 +1,5 @@
+import { setMaxListeners } from 'node:events'
+
 /**
  * Runs async work with at most `limit` tasks at once. The first failure aborts the rest (through
  * the returned signal) and is the error thrown; later failures caused by the abort are dropped.
@@ -9,6 +11,8 @@ export async function runPool<T>(
   outer?: AbortSignal,
 ): Promise<void> {
   const controller = new AbortController()
+  // One listener per blob in flight (streams, requests): more than Node's default warning level of 10.
+  setMaxListeners(0, controller.signal)
   const onOuter = () => controller.abort(outer?.reason)
   outer?.addEventListener('abort', onOuter, { once: true })
   let next = 0

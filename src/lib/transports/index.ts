@@ -25,9 +25,15 @@ export function parseImageReference(text: string): ImageReference {
     const t = transports.get(m[1])
     if (t) return t.parse(m[2])
     if (NOT_YET.includes(m[1])) {
-      throw new AirlockError('UNSUPPORTED', `transport "${m[1]}:" is not available in this version of airlock`, {
-        hint: `available transports: ${transportNames().map((n) => `${n}:`).join(', ')}`,
-      })
+      throw new AirlockError(
+        'UNSUPPORTED',
+        `transport "${m[1]}:" is not available in this version of airlock`,
+        {
+          hint: `available transports: ${transportNames()
+            .map((n) => `${n}:`)
+            .join(', ')}`,
+        },
+      )
     }
   }
   return dockerTransport.parse(`//${text}`)

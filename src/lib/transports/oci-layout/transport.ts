@@ -60,9 +60,13 @@ export class OciLayoutReference implements ImageReference {
       text = await readFile(join(this.dir, 'index.json'), 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !required) return undefined
-      throw new AirlockError('NOT_FOUND', `${this} is not an OCI layout: ${join(this.dir, 'index.json')} is missing`, {
-        hint: 'give the directory that holds oci-layout and index.json',
-      })
+      throw new AirlockError(
+        'NOT_FOUND',
+        `${this} is not an OCI layout: ${join(this.dir, 'index.json')} is missing`,
+        {
+          hint: 'give the directory that holds oci-layout and index.json',
+        },
+      )
     }
     try {
       const doc = JSON.parse(text) as OciIndex
@@ -101,7 +105,9 @@ function pickEntry(ref: OciLayoutReference, index: OciIndex): Descriptor {
   }
   if (index.manifests.length === 1) return index.manifests[0]
   throw new AirlockError('INVALID_INPUT', `${ref} holds ${index.manifests.length} images; say which one`, {
-    hint: names.length ? `use oci:${ref.dir}:NAME with NAME one of: ${names.join(', ')}` : 'the layout is empty',
+    hint: names.length
+      ? `use oci:${ref.dir}:NAME with NAME one of: ${names.join(', ')}`
+      : 'the layout is empty',
   })
 }
 
@@ -114,9 +120,13 @@ export const ociTransport: Transport = {
     const name = i < 0 ? undefined : within.slice(i + 1)
     if (!dir) throw new AirlockError('INVALID_REFERENCE', `oci:${within} has no directory`)
     if (name !== undefined && !/^[A-Za-z0-9._:@/+-]+$/.test(name)) {
-      throw new AirlockError('INVALID_REFERENCE', `oci:${within}: image name "${name}" has characters a ref.name may not`, {
-        hint: 'use letters, digits and . _ - : @ / +',
-      })
+      throw new AirlockError(
+        'INVALID_REFERENCE',
+        `oci:${within}: image name "${name}" has characters a ref.name may not`,
+        {
+          hint: 'use letters, digits and . _ - : @ / +',
+        },
+      )
     }
     return new OciLayoutReference(resolve(dir), name || undefined)
   },

@@ -22,7 +22,8 @@ export function parseChallenge(header: string | undefined): Challenge | undefine
   if (scheme !== 'basic' && scheme !== 'bearer') return undefined
   const params: Record<string, string> = {}
   const re = /([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g
-  for (let p = re.exec(m[2]); p; p = re.exec(m[2])) params[p[1].toLowerCase()] = (p[2] ?? p[3]).replace(/\\(.)/g, '$1')
+  for (let p = re.exec(m[2]); p; p = re.exec(m[2]))
+    params[p[1].toLowerCase()] = (p[2] ?? p[3]).replace(/\\(.)/g, '$1')
   return { scheme, params }
 }
 
@@ -57,7 +58,9 @@ export class RegistryAuth {
     if (!c) return undefined
     if (c.scheme === 'basic') {
       const creds = await this.creds()
-      return creds ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` : undefined
+      return creds
+        ? `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+        : undefined
     }
     const key = [...scopes].sort().join(' ')
     const cached = this.tokens.get(key)
@@ -77,13 +80,15 @@ export class RegistryAuth {
 
   private async fetchToken(c: Challenge, scopes: string[]): Promise<string> {
     const realm = c.params.realm
-    if (!realm) throw new AirlockError('AUTH_FAILED', `${this.http.host} asked for a bearer token without a realm`)
+    if (!realm)
+      throw new AirlockError('AUTH_FAILED', `${this.http.host} asked for a bearer token without a realm`)
     const url = new URL(realm)
     if (c.params.service) url.searchParams.set('service', c.params.service)
     for (const s of scopes) url.searchParams.append('scope', s)
     const creds = await this.creds()
     const headers: Record<string, string> = { accept: 'application/json' }
-    if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
+    if (creds)
+      headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
     const res = await this.http.send({ method: 'GET', url: url.toString(), headers })
     const text = await res.body.text()
     if (res.status === 401 || res.status === 403) {
@@ -105,7 +110,10 @@ export class RegistryAuth {
     try {
       doc = JSON.parse(text)
     } catch {
-      throw new AirlockError('REGISTRY_HTTP', `token service ${url.host} answered with something that is not JSON`)
+      throw new AirlockError(
+        'REGISTRY_HTTP',
+        `token service ${url.host} answered with something that is not JSON`,
+      )
     }
     const token = doc.token ?? doc.access_token
     if (!token) throw new AirlockError('REGISTRY_HTTP', `token service ${url.host} answered without a token`)

@@ -53,13 +53,23 @@ export class RegistryClient {
   credentials(): Promise<Credentials | undefined> {
     this.credsPromise ??= this.options.creds
       ? Promise.resolve(this.options.creds)
-      : findCredentials(this.registry, this.credsRepository, { env: this.options.env, authfile: this.options.authfile })
+      : findCredentials(this.registry, this.credsRepository, {
+          env: this.options.env,
+          authfile: this.options.authfile,
+        })
     return this.credsPromise
   }
 
   /** GET /v2/: checks the registry answers the distribution API and learns its auth challenge. */
   async ping(signal?: AbortSignal): Promise<void> {
-    const res = await this.request({ method: 'GET', url: '/v2/', scopes: [], expect: [200], what: 'API version check', signal })
+    const res = await this.request({
+      method: 'GET',
+      url: '/v2/',
+      scopes: [],
+      expect: [200],
+      what: 'API version check',
+      signal,
+    })
     await res.body.dump()
   }
 
@@ -69,7 +79,11 @@ export class RegistryClient {
     let reauthed = false
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.auth.header(spec.scopes)
-      const headers = { 'user-agent': 'airlock', ...spec.headers, ...(authorization ? { authorization } : {}) }
+      const headers = {
+        'user-agent': 'airlock',
+        ...spec.headers,
+        ...(authorization ? { authorization } : {}),
+      }
       let res: HttpResponse
       try {
         res = await this.http.send({ ...spec, headers })
@@ -103,7 +117,11 @@ export class RegistryClient {
     }
   }
 
-  private async backoff(attempt: number, retryAfter: string | undefined, signal?: AbortSignal): Promise<void> {
+  private async backoff(
+    attempt: number,
+    retryAfter: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const maxWait = (this.options.maxRetryAfterSeconds ?? 60) * 1000
     let ms = (this.options.backoffMs ?? 250) * 2 ** attempt * (0.75 + Math.random() / 2)
     if (retryAfter) {
@@ -120,7 +138,9 @@ export class RegistryClient {
     let detail = ''
     let regCode = ''
     try {
-      const doc = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string; detail?: unknown }> }
+      const doc = JSON.parse(text) as {
+        errors?: Array<{ code?: string; message?: string; detail?: unknown }>
+      }
       const e = doc.errors?.[0]
       if (e) {
         regCode = e.code ?? ''
@@ -141,7 +161,8 @@ export class RegistryClient {
         : `log in first: airlock login ${this.registry}, or pass --creds USER:PASSWORD`
     } else if (res.status === 403 && /quota|upper limit/i.test(detail)) {
       code = 'QUOTA_EXCEEDED'
-      hint = 'the project is over its storage quota; delete old artifacts or ask the registry admin to raise the limit'
+      hint =
+        'the project is over its storage quota; delete old artifacts or ask the registry admin to raise the limit'
     } else if (res.status === 403) {
       code = 'DENIED'
       hint = 'the credentials are valid but lack permission for this repository (push needs write access)'
@@ -179,7 +200,11 @@ export class RegistryClient {
   }
 
   /** The digest a tag or digest resolves to, or undefined if absent. HEAD does not count as a Docker Hub pull. */
-  async headManifest(repo: string, ref: string, signal?: AbortSignal): Promise<{ digest?: string; mediaType?: string } | undefined> {
+  async headManifest(
+    repo: string,
+    ref: string,
+    signal?: AbortSignal,
+  ): Promise<{ digest?: string; mediaType?: string } | undefined> {
     const res = await this.request({
       method: 'HEAD',
       url: `/v2/${repo}/manifests/${ref}`,
@@ -191,10 +216,19 @@ export class RegistryClient {
     })
     await res.body.dump()
     if (res.status === 404) return undefined
-    return { digest: res.headers['docker-content-digest'], mediaType: normalizeContentType(res.headers['content-type']) }
+    return {
+      digest: res.headers['docker-content-digest'],
+      mediaType: normalizeContentType(res.headers['content-type']),
+    }
   }
 
-  async putManifest(repo: string, ref: string, bytes: Buffer, mediaType: string, signal?: AbortSignal): Promise<string | undefined> {
+  async putManifest(
+    repo: string,
+    ref: string,
+    bytes: Buffer,
+    mediaType: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
     const res = await this.request({
       method: 'PUT',
       url: `/v2/${repo}/manifests/${ref}`,
@@ -222,7 +256,12 @@ export class RegistryClient {
   }
 
   /** Size of the blob if the repository has it. */
-  async blobSize(repo: string, digest: string, signal?: AbortSignal, scopes?: string[]): Promise<number | undefined> {
+  async blobSize(
+    repo: string,
+    digest: string,
+    signal?: AbortSignal,
+    scopes?: string[],
+  ): Promise<number | undefined> {
     const res = await this.request({
       method: 'HEAD',
       url: `/v2/${repo}/blobs/${digest}`,
@@ -237,7 +276,11 @@ export class RegistryClient {
     return Number(res.headers['content-length'] ?? -1)
   }
 
-  async getBlob(repo: string, digest: string, signal?: AbortSignal): Promise<{ stream: Readable; size: number }> {
+  async getBlob(
+    repo: string,
+    digest: string,
+    signal?: AbortSignal,
+  ): Promise<{ stream: Readable; size: number }> {
     const res = await this.request({
       method: 'GET',
       url: `/v2/${repo}/blobs/${digest}`,
@@ -255,7 +298,10 @@ export class RegistryClient {
    * Starts an upload, first trying a cross-repository mount when `from` is given.
    * Returns 'mounted', or the upload location.
    */
-  async startUpload(repo: string, opts: { mountDigest?: string; from?: string; signal?: AbortSignal } = {}): Promise<'mounted' | string> {
+  async startUpload(
+    repo: string,
+    opts: { mountDigest?: string; from?: string; signal?: AbortSignal } = {},
+  ): Promise<'mounted' | string> {
     const scopes = [pushScope(repo)]
     let url = `/v2/${repo}/blobs/uploads/`
     if (opts.mountDigest && opts.from) {
@@ -274,7 +320,8 @@ export class RegistryClient {
     await res.body.dump()
     if (res.status === 201 && opts.mountDigest) return 'mounted'
     const location = res.headers.location
-    if (!location) throw new AirlockError('REGISTRY_HTTP', `${this.host} started an upload to ${repo} without a Location`)
+    if (!location)
+      throw new AirlockError('REGISTRY_HTTP', `${this.host} started an upload to ${repo} without a Location`)
     return new URL(location, await this.http.base()).toString()
   }
 

@@ -62,7 +62,8 @@ function extraCAs(host: string, dirs: string[]): string[] {
   for (const dir of dirs) {
     const hostDir = join(dir, host)
     if (!existsSync(hostDir)) continue
-    for (const f of readdirSync(hostDir)) if (f.endsWith('.crt')) found.push(readFileSync(join(hostDir, f), 'utf8'))
+    for (const f of readdirSync(hostDir))
+      if (f.endsWith('.crt')) found.push(readFileSync(join(hostDir, f), 'utf8'))
   }
   return found
 }
@@ -153,7 +154,8 @@ export class HostHttp {
         signal: req.signal,
         dispatcher: agentFor(target.host, verify, this.certDirs),
       })
-      if (sameHost && target.protocol === 'https:' && !schemes.has(this.schemeKey)) schemes.set(this.schemeKey, 'https')
+      if (sameHost && target.protocol === 'https:' && !schemes.has(this.schemeKey))
+        schemes.set(this.schemeKey, 'https')
       return { status: res.statusCode, headers: flatten(res.headers), url, body: res.body }
     } catch (err) {
       const code = (err as { code?: string }).code ?? ''
@@ -179,18 +181,30 @@ export class HostHttp {
 
 function flatten(headers: Record<string, string | string[] | undefined>): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
+  for (const [k, v] of Object.entries(headers))
+    if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v
   return out
 }
 
-function networkError(err: unknown, code: string, target: URL, host: string, signal?: AbortSignal): AirlockError {
+function networkError(
+  err: unknown,
+  code: string,
+  target: URL,
+  host: string,
+  signal?: AbortSignal,
+): AirlockError {
   const where = target.host === host ? host : `${target.host} (redirected from ${host})`
-  if (signal?.aborted) return new AirlockError('INTERRUPTED', `request to ${where} was interrupted`, { cause: err })
+  if (signal?.aborted)
+    return new AirlockError('INTERRUPTED', `request to ${where} was interrupted`, { cause: err })
   if (TLS_ERROR_CODES.has(code) || /certificate/i.test(String(err))) {
-    return new AirlockError('TLS_FAILED', `TLS certificate of ${where} could not be verified (${code || 'TLS error'})`, {
-      cause: err,
-      hint: `put the registry's CA in /etc/containers/certs.d/${host}/ca.crt, or pass --tls-verify=false if you trust this network`,
-    })
+    return new AirlockError(
+      'TLS_FAILED',
+      `TLS certificate of ${where} could not be verified (${code || 'TLS error'})`,
+      {
+        cause: err,
+        hint: `put the registry's CA in /etc/containers/certs.d/${host}/ca.crt, or pass --tls-verify=false if you trust this network`,
+      },
+    )
   }
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new AirlockError('UNREACHABLE', `cannot reach registry ${where} (${code})`, {
@@ -198,9 +212,13 @@ function networkError(err: unknown, code: string, target: URL, host: string, sig
       hint: 'check the registry host and port, and that it is running and reachable from here',
     })
   }
-  return new AirlockError('UNREACHABLE', `connection to ${where} failed (${code || (err as Error).message})`, {
-    cause: err,
-    retryable: RETRYABLE_NET_CODES.has(code) || code === '',
-    hint: 'the connection broke; try again, or check the network between here and the registry',
-  })
+  return new AirlockError(
+    'UNREACHABLE',
+    `connection to ${where} failed (${code || (err as Error).message})`,
+    {
+      cause: err,
+      retryable: RETRYABLE_NET_CODES.has(code) || code === '',
+      hint: 'the connection broke; try again, or check the network between here and the registry',
+    },
+  )
 }

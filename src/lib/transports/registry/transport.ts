@@ -41,11 +41,19 @@ export class DockerReference implements ImageReference {
   }
 
   async newSource(ctx: TransportContext = {}): Promise<ImageSource> {
-    return new RegistrySource(this, new RegistryClient(this.ref.registry, ctx.registry, this.ref.repository), ctx)
+    return new RegistrySource(
+      this,
+      new RegistryClient(this.ref.registry, ctx.registry, this.ref.repository),
+      ctx,
+    )
   }
 
   async newDestination(ctx: TransportContext = {}): Promise<ImageDestination> {
-    return new RegistryDestination(this, new RegistryClient(this.ref.registry, ctx.registry, this.ref.repository), ctx)
+    return new RegistryDestination(
+      this,
+      new RegistryClient(this.ref.registry, ctx.registry, this.ref.repository),
+      ctx,
+    )
   }
 }
 
@@ -53,9 +61,13 @@ export const dockerTransport: Transport = {
   name: 'docker',
   parse(within: string): ImageReference {
     if (!within.startsWith('//')) {
-      throw new AirlockError('INVALID_REFERENCE', `invalid docker reference "docker:${within}": expected docker://`, {
-        hint: 'write docker://registry/repository:tag, or the reference without a transport prefix',
-      })
+      throw new AirlockError(
+        'INVALID_REFERENCE',
+        `invalid docker reference "docker:${within}": expected docker://`,
+        {
+          hint: 'write docker://registry/repository:tag, or the reference without a transport prefix',
+        },
+      )
     }
     return new DockerReference(parseDockerRef(within.slice(2)))
   },
@@ -79,9 +91,13 @@ class RegistrySource implements ImageSource {
     if (expected) verifyBytes(got.bytes, expected, what)
     const computed = expected ?? digestOf(got.bytes, got.digest ?? 'sha256:')
     if (!expected && got.digest && got.digest !== computed) {
-      throw new AirlockError('DIGEST_MISMATCH', `${what}: registry says ${got.digest}, content hashes to ${computed}`, {
-        hint: 'the registry or a proxy changed the manifest in transit',
-      })
+      throw new AirlockError(
+        'DIGEST_MISMATCH',
+        `${what}: registry says ${got.digest}, content hashes to ${computed}`,
+        {
+          hint: 'the registry or a proxy changed the manifest in transit',
+        },
+      )
     }
     return { bytes: got.bytes, mediaType: got.mediaType, digest: computed }
   }
@@ -160,9 +176,13 @@ class RegistryDestination implements ImageDestination {
     const { ref } = this.reference
     if (ref.digest && !ref.tag) {
       if (ref.digest !== top.digest) {
-        throw new AirlockError('DIGEST_MISMATCH', `destination ${this.reference} names digest ${ref.digest}, but the copied image is ${top.digest}`, {
-          hint: 'leave the digest out of the destination, or give a tag',
-        })
+        throw new AirlockError(
+          'DIGEST_MISMATCH',
+          `destination ${this.reference} names digest ${ref.digest}, but the copied image is ${top.digest}`,
+          {
+            hint: 'leave the digest out of the destination, or give a tag',
+          },
+        )
       }
       return
     }
