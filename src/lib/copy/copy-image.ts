@@ -87,6 +87,13 @@ export async function copyImage(
   try {
     dst = await dstRef.newDestination({ ...options.destination, signal })
     return await run(src, dst, options, jobs, signal, started)
+  } catch (err) {
+    if (!signal.aborted) throw err
+    if (signal.reason instanceof AirlockError) throw signal.reason
+    throw new AirlockError('INTERRUPTED', `copy of ${srcRef} to ${dstRef} was interrupted; nothing was tagged`, {
+      cause: err,
+      hint: 'run the same copy again: blobs already copied are not sent again',
+    })
   } finally {
     await dst?.close()
     await src.close()
