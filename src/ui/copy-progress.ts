@@ -24,7 +24,8 @@ export async function withCopyProgress<T>(
   work: (onEvent: CopyEventHandler) => Promise<T>,
 ): Promise<T> {
   if (opts.quiet) return work(() => undefined)
-  const tty = opts.tty ?? Boolean(process.stderr.isTTY)
+  // A terminal too narrow to draw on (or of unknown width, as under `script`) gets plain lines.
+  const tty = opts.tty ?? (Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 40)
   return tty ? runTty(opts.title, work) : work(plainLogger())
 }
 
@@ -68,7 +69,8 @@ async function runTty<T>(title: string, work: (onEvent: CopyEventHandler) => Pro
   let note = ''
   const onEvent: CopyEventHandler = (e) => {
     if (e.type === 'image') {
-      const line: ImageLine = { platform: e.platform, total: 0, done: 0, present: e.present }
+      const label = e.platform === 'unknown' ? `image ${shortDigest(e.digest)}` : e.platform
+      const line: ImageLine = { platform: label, total: 0, done: 0, present: e.present }
       images.set(e.digest, line)
       for (const b of e.blobs) if (!owner.has(b)) owner.set(b, e.digest)
     } else if (e.type === 'blob-start') {
@@ -84,8 +86,8 @@ async function runTty<T>(title: string, work: (onEvent: CopyEventHandler) => Pro
     [
       ...[...images.values()].map((i) =>
         i.present
-          ? `${i.platform.padEnd(16)} already present`
-          : `${i.platform.padEnd(16)} ${bar(i.done, i.total)} ${formatBytes(i.done)} / ${formatBytes(i.total)}`,
+          ? `${i.platform.padEnd(20)} already present`
+          : `${i.platform.padEnd(20)} ${bar(i.done, i.total)} ${formatBytes(i.done)} / ${formatBytes(i.total)}`,
       ),
       note,
     ]
@@ -107,7 +109,8 @@ async function runTty<T>(title: string, work: (onEvent: CopyEventHandler) => Pro
             task.output = render()
           }
         },
-        rendererOptions: { outputBar: Number.POSITIVE_INFINITY, persistentOutput: true },
+        // outputBar true keeps only the latest output entry: the whole multi-line table.
+        rendererOptions: { outputBar: true, persistentOutput: true },
       },
     ],
     {

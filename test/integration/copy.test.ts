@@ -2,13 +2,21 @@
  * airlock copy against real registries (Debian docker-registry): byte-identical manifests, no-op
  * reruns, mounts, platform selection, OCI layouts, corrupt sources, interrupted copies.
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { json, runCli } from '../helpers/cli.js'
-import { blobExistsRaw, fetchManifestRaw, type GeneratedIndex, makeImage, makeIndex, pushRaw } from '../helpers/images.js'
+import { BIN, isolatedEnv, json, runCli } from '../helpers/cli.js'
+import {
+  blobExistsRaw,
+  fetchManifestRaw,
+  type GeneratedIndex,
+  makeImage,
+  makeIndex,
+  pushRaw,
+} from '../helpers/images.js'
 import { startProxy } from '../helpers/proxy.js'
 import { startRegistry, type TestRegistry } from '../helpers/registry.js'
 import { skopeo } from '../helpers/skopeo.js'
@@ -47,7 +55,12 @@ afterAll(async () => {
 
 describe('airlock copy between registries', () => {
   it('copies a whole multi-arch index with byte-identical manifests, then a rerun moves nothing', async () => {
-    const r = await runCli(['copy', '--json', `${a.host}/lib/multi:1.0`, `docker://${b.host}/mirror/multi:1.0`])
+    const r = await runCli([
+      'copy',
+      '--json',
+      `${a.host}/lib/multi:1.0`,
+      `docker://${b.host}/mirror/multi:1.0`,
+    ])
     expect(r.code, r.stderr).toBe(0)
     const out = json<CopyJson>(r)
     expect(out.sourceDigest).toBe(index.index.digest)
@@ -96,15 +109,28 @@ describe('airlock copy between registries', () => {
   })
 
   it('copies one platform alone, or narrows the index to several', async () => {
-    const one = await runCli(['copy', '--json', '--platform', 'linux/arm64', `${a.host}/lib/multi:1.0`, `${b.host}/one/arm:1`])
+    const one = await runCli([
+      'copy',
+      '--json',
+      '--platform',
+      'linux/arm64',
+      `${a.host}/lib/multi:1.0`,
+      `${b.host}/one/arm:1`,
+    ])
     expect(one.code, one.stderr).toBe(0)
     const arm = index.images[1]
     expect(json<CopyJson>(one).destinationDigest).toBe(arm.manifest.digest)
     expect((await fetchManifestRaw(b, 'one/arm', '1')).bytes.equals(arm.manifest.bytes)).toBe(true)
 
     const two = await runCli([
-      'copy', '--json', '--platform', 'linux/amd64', '--platform', 'linux/ppc64le',
-      `${a.host}/lib/multi:1.0`, `${b.host}/two/multi:1`,
+      'copy',
+      '--json',
+      '--platform',
+      'linux/amd64',
+      '--platform',
+      'linux/ppc64le',
+      `${a.host}/lib/multi:1.0`,
+      `${b.host}/two/multi:1`,
     ])
     const out = json<CopyJson>(two)
     expect(out.indexRewritten).toBe(true)
@@ -115,7 +141,13 @@ describe('airlock copy between registries', () => {
       index.images[2].manifest.digest,
     ])
 
-    const none = await runCli(['copy', '--platform', 'linux/s390x', `${a.host}/lib/multi:1.0`, `${b.host}/none/x:1`])
+    const none = await runCli([
+      'copy',
+      '--platform',
+      'linux/s390x',
+      `${a.host}/lib/multi:1.0`,
+      `${b.host}/none/x:1`,
+    ])
     expect(none.code).toBe(1)
     expect(none.stderr).toContain('has no image for linux/s390x')
     expect(none.stderr).toContain('linux/amd64, linux/arm64/v8, linux/ppc64le')
@@ -162,15 +194,20 @@ describe('airlock copy between registries', () => {
     await pushRaw(a, 'lib/killed', 'v1', img)
     // Blobs are copied largest first with --jobs 1; the proxy stalls the third layer forever.
     const stalled = img.layers[2].digest
-    const proxy = await startProxy(a.host, (req) => (req.method === 'GET' && req.url?.endsWith(stalled) ? { action: 'stall' } : undefined))
+    const proxy = await startProxy(a.host, (req) =>
+      req.method === 'GET' && req.url?.endsWith(stalled) ? { action: 'stall' } : undefined,
+    )
     try {
       let copiedLines = 0
-      const killed = await runCli(['copy', '--jobs', '1', `${proxy.host}/lib/killed:v1`, `${b.host}/lib/killed:v1`], {
-        onStderrLine: (line, child) => {
-          if (/^blob sha256:\w+ copied/.test(line)) copiedLines++
-          if (copiedLines === 2) child.kill('SIGKILL')
+      const killed = await runCli(
+        ['copy', '--jobs', '1', `${proxy.host}/lib/killed:v1`, `${b.host}/lib/killed:v1`],
+        {
+          onStderrLine: (line, child) => {
+            if (/^blob sha256:\w+ copied/.test(line)) copiedLines++
+            if (copiedLines === 2) child.kill('SIGKILL')
+          },
         },
-      })
+      )
       expect(killed.signal).toBe('SIGKILL')
       expect(copiedLines).toBe(2)
     } finally {
@@ -281,5 +318,30 @@ describe('oci layout writes are atomic', () => {
     expect(existsSync(path.join(dir, 'blobs', 'sha256', hex))).toBe(false)
     const { readdirSync } = await import('node:fs')
     expect(readdirSync(path.join(dir, 'blobs', 'sha256')).filter((f) => f.includes('.partial'))).toEqual([])
+  })
+})
+
+describe('progress', () => {
+  it('draws one bar per platform on a terminal and plain lines otherwise', async () => {
+    const idx = await makeIndex({
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64', variant: 'v8' },
+      ],
+      layerSizes: [2_000_000],
+      seed: 71,
+    })
+    await pushRaw(a, 'lib/progress', '1', idx)
+    // `script` gives the CLI a pseudo-terminal (util-linux, part of every Debian system).
+    const cmd = `stty cols 120; ${process.execPath} ${BIN} copy ${a.host}/lib/progress:1 ${b.host}/lib/progress:1`
+    const out = execFileSync('script', ['-qec', cmd, '/dev/null'], { env: isolatedEnv(), encoding: 'utf8' })
+    expect(out).toMatch(/linux\/amd64\s+\[#+\] [\d.]+ MiB \/ [\d.]+ MiB/)
+    expect(out).toMatch(/linux\/arm64\/v8\s+\[#+\]/)
+    expect(out).not.toContain('blob sha256:') // no plain log lines on a terminal
+
+    const plain = await runCli(['copy', `${a.host}/lib/progress:1`, `${b.host}/lib/progress:2`])
+    expect(plain.stderr).not.toContain('[#')
+    expect(plain.stderr).toMatch(/^image linux\/amd64 sha256:[0-9a-f]{12} already present$/m)
+    expect(plain.stderr).toContain(`docker://${b.host}/lib/progress:2 now points at ${idx.index.digest}`)
   })
 })

@@ -90,10 +90,14 @@ export async function copyImage(
   } catch (err) {
     if (!signal.aborted) throw err
     if (signal.reason instanceof AirlockError) throw signal.reason
-    throw new AirlockError('INTERRUPTED', `copy of ${srcRef} to ${dstRef} was interrupted; nothing was tagged`, {
-      cause: err,
-      hint: 'run the same copy again: blobs already copied are not sent again',
-    })
+    throw new AirlockError(
+      'INTERRUPTED',
+      `copy of ${srcRef} to ${dstRef} was interrupted; nothing was tagged`,
+      {
+        cause: err,
+        hint: 'run the same copy again: blobs already copied are not sent again',
+      },
+    )
   } finally {
     await dst?.close()
     await src.close()
