@@ -19,7 +19,7 @@ export function parseCreds(text: string | undefined, flag: string): Credentials 
   if (text === undefined) return undefined
   const i = text.indexOf(':')
   if (i <= 0) {
-    throw new AirlockError('INVALID_INPUT', `${flag} must be USERNAME[:PASSWORD] with a non-empty username`, {
+    throw new AirlockError('INVALID_INPUT', `${flag} must be USERNAME:PASSWORD with a non-empty username`, {
       hint: `${flag} user:password (or run airlock login once)`,
     })
   }
