@@ -66,6 +66,10 @@ export class DigestVerifier extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (chunk.length === 0) {
+      done()
+      return
+    }
     this.count += chunk.length
     if (this.expectedSize >= 0 && this.count > this.expectedSize) {
       done(this.sizeError())

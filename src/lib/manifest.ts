@@ -6,6 +6,7 @@
  * Manifest V2 Schema 2 (distribution/distribution docs/spec/manifest-v2-2.md).
  */
 import { AirlockError } from './errors.js'
+import { isValidDigest } from './reference.js'
 
 export const MEDIA = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -129,6 +130,16 @@ function asDescriptors(value: unknown, what: string): Descriptor[] {
       throw new AirlockError(
         'INVALID_INPUT',
         `manifest of ${what} has a malformed descriptor: ${JSON.stringify(d)}`,
+      )
+    }
+    // The digest names files in layouts and URLs in registries: it must be a real digest.
+    if (!isValidDigest(d.digest)) {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `manifest of ${what} has a descriptor with an invalid digest ${JSON.stringify(d.digest)}`,
+        {
+          hint: 'the manifest is corrupt or hostile; a digest is algorithm:hex, e.g. sha256 and 64 lowercase hex characters',
+        },
       )
     }
     return d as Descriptor

@@ -69,11 +69,11 @@ export abstract class AirlockCommand extends Command {
       this.abortController.signal.aborted && reason instanceof AirlockError ? reason : toAirlockError(err)
     if (this.jsonMode) {
       this.printJson({
-        error: { code: e.code, message: redact(e.message), ...(e.hint ? { hint: e.hint } : {}) },
+        error: { code: e.code, message: redact(e.message), ...(e.hint ? { hint: redact(e.hint) } : {}) },
       })
     } else {
       process.stderr.write(`Error: ${redact(e.message)}\n`)
-      if (e.hint) process.stderr.write(`Hint: ${e.hint}\n`)
+      if (e.hint) process.stderr.write(`Hint: ${redact(e.hint)}\n`)
       if (this.debugMode) process.stderr.write(`${redact(String((e.cause as Error)?.stack ?? e.stack))}\n`)
     }
     this.exit(e.exitCode)

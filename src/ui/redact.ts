@@ -8,7 +8,7 @@ export function redact(text: string): string {
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/)[^/\s:@]+:[^/\s@]+@/gi, '$1***:***@')
     .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g, '$1 ***')
     .replace(
-      /([?&](?:token|access_token|password|secret|X-Amz-Signature|X-Amz-Credential|_state)=)[^&\s]+/gi,
+      /([?&](?:token|access_token|password|secret|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential|Signature|sig|_state)=)[^&\s]+/gi,
       '$1***',
     )
 }

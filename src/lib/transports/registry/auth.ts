@@ -13,18 +13,34 @@ export interface Challenge {
   params: Record<string, string>
 }
 
-/** Parses `Bearer realm="https://x/token",service="reg",scope="repository:a:pull"` (RFC 7235). */
+const CHALLENGE_SCHEME = /\s*(?:,\s*)?([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=\s|,|$)/y
+const CHALLENGE_PARAM = /\s*(?:,\s*)?([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))/y
+
+/**
+ * Parses `Bearer realm="https://x/token",service="reg",scope="repository:a:pull"` (RFC 7235).
+ * A header may hold several challenges (and http.ts joins repeated headers with ", "): each one's
+ * params stay its own, and the first Basic or Bearer challenge is returned.
+ */
 export function parseChallenge(header: string | undefined): Challenge | undefined {
   if (!header) return undefined
-  const m = /^\s*(\w+)\s*(.*)$/s.exec(header)
-  if (!m) return undefined
-  const scheme = m[1].toLowerCase()
-  if (scheme !== 'basic' && scheme !== 'bearer') return undefined
-  const params: Record<string, string> = {}
-  const re = /([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))\s*,?/g
-  for (let p = re.exec(m[2]); p; p = re.exec(m[2]))
-    params[p[1].toLowerCase()] = (p[2] ?? p[3]).replace(/\\(.)/g, '$1')
-  return { scheme, params }
+  let at = 0
+  while (at < header.length) {
+    CHALLENGE_SCHEME.lastIndex = at
+    const s = CHALLENGE_SCHEME.exec(header)
+    if (!s) return undefined
+    at = CHALLENGE_SCHEME.lastIndex
+    const params: Record<string, string> = {}
+    for (;;) {
+      CHALLENGE_PARAM.lastIndex = at
+      const p = CHALLENGE_PARAM.exec(header)
+      if (!p) break
+      params[p[1].toLowerCase()] = (p[2] ?? p[3]).replace(/\\(.)/g, '$1')
+      at = CHALLENGE_PARAM.lastIndex
+    }
+    const scheme = s[1].toLowerCase()
+    if (scheme === 'basic' || scheme === 'bearer') return { scheme, params }
+  }
+  return undefined
 }
 
 interface CachedToken {

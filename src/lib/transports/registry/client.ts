@@ -153,7 +153,10 @@ export class RegistryClient {
     const suffix = detail ? ` (${detail})` : ''
     let code: ErrorCode = 'REGISTRY_HTTP'
     let hint: string | undefined
-    if (res.status === 401) {
+    if (res.status === 401 && /insufficient_scope/.test(res.headers['www-authenticate'] ?? '')) {
+      code = 'DENIED'
+      hint = 'the credentials are valid but lack permission for this repository (push needs write access)'
+    } else if (res.status === 401) {
       code = 'AUTH_FAILED'
       const creds = await this.credentials()
       hint = creds
@@ -435,6 +438,15 @@ export class RegistryClient {
       const link = res.headers.link
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null
       url = m ? m[1] : undefined
+      if (url?.startsWith('http') && new URL(url).host !== this.host) {
+        throw new AirlockError(
+          'REGISTRY_HTTP',
+          `${this.host} sent a tags page link to another host (${new URL(url).host})`,
+          {
+            hint: 'airlock does not send credentials to other hosts; check the registry configuration',
+          },
+        )
+      }
     }
     return tags
   }

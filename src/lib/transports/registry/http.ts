@@ -69,7 +69,7 @@ function extraCAs(host: string, dirs: string[]): string[] {
 }
 
 function agentFor(host: string, verify: boolean, certDirs: string[]): Agent {
-  const key = `${host}|${verify}`
+  const key = `${host}|${verify}|${certDirs.join(':')}`
   let agent = agents.get(key)
   if (!agent) {
     const cas = verify ? extraCAs(host, certDirs) : []
