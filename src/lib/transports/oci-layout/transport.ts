@@ -16,6 +16,7 @@ import { pipeline } from 'node:stream/promises'
 import { hexOf, verifyBytes } from '../../digest.js'
 import { AirlockError } from '../../errors.js'
 import { type Descriptor, MEDIA } from '../../manifest.js'
+import { isValidDigest } from '../../reference.js'
 import type {
   ImageDestination,
   ImageReference,
@@ -51,6 +52,16 @@ export class OciLayoutReference implements ImageReference {
   }
 
   blobPath(digest: string): string {
+    // Digests come from index.json and manifests: never let one name a path outside blobs/.
+    if (!isValidDigest(digest)) {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `${this} refers to an invalid digest ${JSON.stringify(digest)}`,
+        {
+          hint: 'the layout is corrupt or hostile; a digest is algorithm:hex, e.g. sha256 and 64 lowercase hex characters',
+        },
+      )
+    }
     return join(this.dir, 'blobs', digest.split(':')[0], hexOf(digest))
   }
 
