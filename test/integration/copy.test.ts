@@ -321,6 +321,34 @@ describe('oci layout writes are atomic', () => {
   })
 })
 
+describe('hostile OCI layouts', () => {
+  it('refuses an index.json digest that would name a path outside blobs/', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'airlock-oci-hostile-'))
+    writeFileSync(path.join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}')
+    const evil = 'sha256:../../../../../../etc/passwd'
+    writeFileSync(
+      path.join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: evil,
+            size: 10,
+            annotations: { 'org.opencontainers.image.ref.name': 'x' },
+          },
+        ],
+      }),
+    )
+    const r = await runCli(['copy', '--json', `oci:${dir}:x`, `${b.host}/hostile/x:1`])
+    expect(r.code).toBe(2)
+    const err = json<{ error: { code: string; message: string } }>(r).error
+    expect(err.code).toBe('INVALID_INPUT')
+    expect(err.message).toContain('invalid digest')
+    expect((await fetchManifestRaw(b, 'hostile/x', '1')).status).toBe(404)
+  })
+})
+
 describe('progress', () => {
   it('draws one bar per platform on a terminal and plain lines otherwise', async () => {
     const idx = await makeIndex({

@@ -161,8 +161,9 @@ class OciLayoutSource implements ImageSource {
   }
 
   private async readBlob(digest: string): Promise<Buffer> {
+    const path = this.reference.blobPath(digest)
     try {
-      return await readFile(this.reference.blobPath(digest))
+      return await readFile(path)
     } catch {
       throw new AirlockError('NOT_FOUND', `${this.reference} is missing blob ${digest}`, {
         hint: 'the layout is incomplete; copy the image into it again',
