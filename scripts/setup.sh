@@ -23,4 +23,9 @@ if [ -n "$missing" ]; then
 fi
 
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a<20||(a===20&&b<18)) { console.error("setup: airlock needs Node.js >= 20.18, this is "+process.version); process.exit(1) }'
-npm ci --no-audit --no-fund --loglevel=error
+# npm ci refuses a lock file whose optional platform packages (biome's for other systems) the
+# registry in use does not hold; npm install resolves the same versions without them.
+if ! npm ci --no-audit --no-fund --loglevel=error 2>/dev/null; then
+  echo "setup: npm ci refused the lock file; installing with npm install instead"
+  npm install --no-audit --no-fund --loglevel=error
+fi
