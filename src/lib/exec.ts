@@ -1,7 +1,6 @@
 /**
  * The one place that runs child processes (execa), with typed results and errors.
  */
-import { execa } from 'execa'
 import { AirlockError } from './errors.js'
 
 export interface RunResult {
@@ -22,6 +21,8 @@ export interface RunOptions {
 }
 
 export async function run(program: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  // Loaded on first use: most commands never start a child process, and execa is slow to import.
+  const { execa } = await import('execa')
   const res = await execa(program, args, {
     input: opts.input,
     env: opts.env,

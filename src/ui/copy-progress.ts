@@ -2,7 +2,6 @@
  * Copy progress: on a TTY, a listr2 task with one line per image (bytes done of bytes to send);
  * otherwise plain log lines on stderr, one per blob and manifest, fit for cron mail and CI logs.
  */
-import { Listr, ListrLogger, ProcessOutput } from 'listr2'
 import type { CopyEvent, CopyEventHandler } from '../lib/copy/events.js'
 import { formatBytes, shortDigest } from './format.js'
 
@@ -64,6 +63,8 @@ export function plainLogger(
 }
 
 async function runTty<T>(title: string, work: (onEvent: CopyEventHandler) => Promise<T>): Promise<T> {
+  // Loaded only for terminals: cron and CI runs never pay for it.
+  const { Listr, ListrLogger, ProcessOutput } = await import('listr2')
   const images = new Map<string, ImageLine>()
   const owner = new Map<string, string>()
   let note = ''
