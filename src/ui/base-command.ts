@@ -5,7 +5,7 @@
  */
 import { Command, Flags } from '@oclif/core'
 import { AirlockError, EXIT, toAirlockError } from '../lib/errors.js'
-import { closeAgents } from '../lib/transports/registry/http.js'
+import { closeAgents } from '../lib/transports/registry/agent-pool.js'
 import { redact } from './redact.js'
 
 export const EXIT_CODES_HELP = `EXIT CODES

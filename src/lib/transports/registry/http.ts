@@ -9,7 +9,10 @@ import type { Readable } from 'node:stream'
 import { rootCertificates } from 'node:tls'
 import { Agent, type Dispatcher, request } from 'undici'
 import { AirlockError } from '../../errors.js'
+import { trackPool } from './agent-pool.js'
 import type { RegistryOptions } from './options.js'
+
+export { closeAgents } from './agent-pool.js'
 
 export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
@@ -83,15 +86,14 @@ function agentFor(host: string, verify: boolean, certDirs: string[]): Agent {
       bodyTimeout: 300_000,
     })
     agents.set(key, agent)
+    trackPool({
+      close: async () => {
+        agents.delete(key)
+        await agent!.close()
+      },
+    })
   }
   return agent
-}
-
-/** Closes pooled connections so the process can exit promptly. */
-export async function closeAgents(): Promise<void> {
-  const all = [...agents.values()]
-  agents.clear()
-  await Promise.all(all.map((a) => a.close().catch(() => undefined)))
 }
 
 /** Base URL per host, decided once per process (https first, http only where allowed). */
