@@ -7,9 +7,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { rootCertificates } from 'node:tls'
-import { Agent, type Dispatcher, request } from 'undici'
 import { AirlockError } from '../../errors.js'
 import { trackPool } from './agent-pool.js'
+import { makeAgent, nodeRequest, type PoolAgent, type ResponseBody } from './node-request.js'
 import type { RegistryOptions } from './options.js'
 
 export { closeAgents } from './agent-pool.js'
@@ -29,7 +29,7 @@ export interface HttpResponse {
   status: number
   headers: Record<string, string>
   url: string
-  body: Dispatcher.ResponseData['body']
+  body: ResponseBody
 }
 
 const TLS_ERROR_CODES = new Set([
@@ -58,7 +58,7 @@ export function isLoopbackHost(host: string): boolean {
   return name === 'localhost' || name === '::1' || /^127\.\d+\.\d+\.\d+$/.test(name)
 }
 
-const agents = new Map<string, Agent>()
+const agents = new Map<string, PoolAgent>()
 
 function extraCAs(host: string, dirs: string[]): string[] {
   const found: string[] = []
@@ -71,25 +71,21 @@ function extraCAs(host: string, dirs: string[]): string[] {
   return found
 }
 
-function agentFor(host: string, verify: boolean, certDirs: string[]): Agent {
-  const key = `${host}|${verify}|${certDirs.join(':')}`
+function agentFor(protocol: string, host: string, verify: boolean, certDirs: string[]): PoolAgent {
+  const key = `${protocol}//${host}|${verify}|${certDirs.join(':')}`
   let agent = agents.get(key)
   if (!agent) {
-    const cas = verify ? extraCAs(host, certDirs) : []
-    agent = new Agent({
-      keepAliveTimeout: 10_000,
-      connect: {
-        rejectUnauthorized: verify,
-        ...(cas.length ? { ca: [...rootCertificates, ...cas] } : {}),
-      },
-      headersTimeout: 120_000,
-      bodyTimeout: 300_000,
+    const cas = verify && protocol === 'https:' ? extraCAs(host, certDirs) : []
+    const created = makeAgent(protocol, {
+      rejectUnauthorized: verify,
+      ...(cas.length ? { ca: [...rootCertificates, ...cas] } : {}),
     })
-    agents.set(key, agent)
+    agent = created
+    agents.set(key, created)
     trackPool({
       close: async () => {
         agents.delete(key)
-        await agent!.close()
+        created.destroy()
       },
     })
   }
@@ -149,12 +145,12 @@ export class HostHttp {
     const sameHost = target.host === this.host || target.host === this.host.replace(/^\[|\]/g, '')
     const verify = sameHost ? this.verify : true
     try {
-      const res = await request(url, {
+      const res = await nodeRequest(url, {
         method: req.method,
         headers: req.headers,
         body: req.body,
         signal: req.signal,
-        dispatcher: agentFor(target.host, verify, this.certDirs),
+        agent: agentFor(target.protocol, target.host, verify, this.certDirs),
       })
       if (sameHost && target.protocol === 'https:' && !schemes.has(this.schemeKey))
         schemes.set(this.schemeKey, 'https')
