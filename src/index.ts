@@ -21,7 +21,7 @@ export {
 } from './lib/reference.js'
 export { listTags, login, logout, tagImage } from './lib/registry-ops.js'
 export { parseImageReference, transportNames } from './lib/transports/index.js'
+export { closeAgents } from './lib/transports/registry/agent-pool.js'
 export { RegistryClient } from './lib/transports/registry/client.js'
-export { closeAgents } from './lib/transports/registry/http.js'
 export type { Credentials, RegistryOptions } from './lib/transports/registry/options.js'
 export type { ImageDestination, ImageReference, ImageSource, Transport } from './lib/transports/transport.js'

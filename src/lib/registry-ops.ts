@@ -2,15 +2,14 @@
  * Registry operations that are not copies: retagging inside a repository without moving blobs,
  * listing tags, and logging in and out.
  */
-import { defaultWriteAuthFile, storeCredentials } from './auth/auth-files.js'
-import { digestOf } from './digest.js'
+import { storeCredentials } from './auth/auth-files.js'
 import { AirlockError } from './errors.js'
 import { parseManifest } from './manifest.js'
 import { isValidTag, parseReference, withTag } from './reference.js'
 import { parseImageReference } from './transports/index.js'
 import { RegistryClient } from './transports/registry/client.js'
 import type { Credentials, RegistryOptions } from './transports/registry/options.js'
-import { DockerReference } from './transports/registry/transport.js'
+import { DockerReference, getVerifiedManifest } from './transports/registry/transport.js'
 
 export interface TagResult {
   source: string
@@ -54,12 +53,9 @@ export async function tagImage(
     return full.ref.tag
   })
   const client = new RegistryClient(src.ref.registry, options, src.ref.repository)
-  const m = await client.getManifest(src.ref.repository, src.lookup, signal)
+  const m = await getVerifiedManifest(client, src, undefined, signal)
   const parsed = parseManifest(m.bytes, m.mediaType, src.toString())
-  const digest = digestOf(m.bytes, m.digest ?? 'sha256:')
-  if (src.ref.digest && digest !== src.ref.digest) {
-    throw new AirlockError('DIGEST_MISMATCH', `${src} returned a manifest with digest ${digest}`)
-  }
+  const digest = m.digest
   for (const tag of targets) {
     await client.putManifest(src.ref.repository, tag, m.bytes, parsed.mediaType, signal)
   }
@@ -140,7 +136,7 @@ export async function logout(
   })
   return {
     registry: key,
-    authfile: file ?? defaultWriteAuthFile(options.env, options.authfile),
+    authfile: file,
     removed: changed,
   }
 }

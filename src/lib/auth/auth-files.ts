@@ -138,7 +138,6 @@ export async function findCredentials(
         doc.credsStore,
         registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry,
         env,
-        true,
       )
       if (found) return found
     }

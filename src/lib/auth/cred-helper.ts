@@ -11,7 +11,6 @@ export async function runHelper(
   name: string,
   serverUrl: string,
   env: NodeJS.ProcessEnv,
-  missingIsEmpty = false,
 ): Promise<Credentials | undefined> {
   const program = `docker-credential-${name}`
   const res = await run(program, ['get'], { input: serverUrl, env, reject: false })
@@ -22,7 +21,6 @@ export async function runHelper(
   }
   if (res.exitCode !== 0) {
     const text = `${res.stdout} ${res.stderr}`
-    if (missingIsEmpty && /credentials not found/i.test(text)) return undefined
     if (/credentials not found/i.test(text)) return undefined
     throw new AirlockError(
       'EXEC_FAILED',

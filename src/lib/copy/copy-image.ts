@@ -172,11 +172,8 @@ async function run(
     const images = parsed.kind === 'index' ? parsed.children : [undefined]
     result.platforms = images.map((c) => formatPlatform(c?.platform)).filter((p) => p !== 'unknown')
     result.upToDate = true
-    result.manifests = {
-      total: images.length + (parsed.kind === 'index' ? 1 : 0),
-      written: 0,
-      present: images.length + (parsed.kind === 'index' ? 1 : 0),
-    }
+    const manifests = images.length + (parsed.kind === 'index' ? 1 : 0)
+    result.manifests = { total: manifests, written: 0, present: manifests }
     emit?.({ type: 'up-to-date', digest: top.digest })
     result.seconds = (performance.now() - started) / 1000
     return result
@@ -219,15 +216,17 @@ async function run(
   result.blobs.total = blobs.size
   for (const d of blobs.values()) result.bytes.total += d.size
 
+  // Capabilities, not transport names, decide how blobs move.
+  const blobJobs = src.capabilities.concurrentBlobs && dst.capabilities.concurrentBlobs ? jobs : 1
   await runPool(
     [...blobs.values()].sort((a, b) => b.size - a.size),
-    jobs,
+    blobJobs,
     async (desc, poolSignal) => {
       const action = await copyBlob(src, dst, desc, {
         signal: poolSignal,
         retries: options.retries ?? 3,
         onEvent: emit,
-        mount: options.mount ?? true,
+        mount: (options.mount ?? true) && dst.capabilities.canMount,
       })
       if (action === 'copied') {
         result.blobs.copied++

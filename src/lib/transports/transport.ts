@@ -37,8 +37,6 @@ export interface DestinationCapabilities {
   concurrentBlobs: boolean
   /** tryReuseBlob can mount a blob from another repository of the same registry. */
   canMount: boolean
-  /** putBlob needs the blob's size before it starts. */
-  needsSize: boolean
 }
 
 export interface ImageSource {

@@ -198,7 +198,7 @@ function sniffMediaType(bytes: Buffer): string {
 }
 
 class OciLayoutDestination implements ImageDestination {
-  readonly capabilities = { concurrentBlobs: true, canMount: false, needsSize: false }
+  readonly capabilities = { concurrentBlobs: true, canMount: false }
 
   constructor(readonly reference: OciLayoutReference) {}
 

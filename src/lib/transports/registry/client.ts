@@ -37,7 +37,6 @@ export class RegistryClient {
   private readonly http: HostHttp
   private readonly auth: RegistryAuth
   private credsPromise: Promise<Credentials | undefined> | undefined
-  requests = 0
 
   constructor(
     registry: string,
@@ -94,7 +93,6 @@ export class RegistryClient {
         }
         throw err
       }
-      this.requests++
       const path = spec.url.startsWith('http') ? new URL(spec.url).pathname : spec.url.split('?')[0]
       this.options.onRequest?.({ method: spec.method, host: this.host, path, status: res.status })
       if (res.status === 401 && !reauthed && replayable) {

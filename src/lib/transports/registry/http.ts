@@ -12,8 +12,6 @@ import { trackPool } from './agent-pool.js'
 import { makeAgent, nodeRequest, type PoolAgent, type ResponseBody } from './node-request.js'
 import type { RegistryOptions } from './options.js'
 
-export { closeAgents } from './agent-pool.js'
-
 export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE'
   /** Path and query ("/v2/...") or an absolute URL (upload locations, token realms). */
@@ -42,16 +40,7 @@ const TLS_ERROR_CODES = new Set([
   'CERT_NOT_YET_VALID',
 ])
 const NOT_TLS_CODES = new Set(['EPROTO', 'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG'])
-const RETRYABLE_NET_CODES = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'EAI_AGAIN',
-])
+const RETRYABLE_NET_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN'])
 
 export function isLoopbackHost(host: string): boolean {
   const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '')

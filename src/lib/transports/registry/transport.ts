@@ -73,6 +73,35 @@ export const dockerTransport: Transport = {
   },
 }
 
+/**
+ * The manifest `reference` names (or the one with `digest`), checked: against the digest asked for
+ * or named in the reference, else against the registry's Docker-Content-Digest header.
+ */
+export async function getVerifiedManifest(
+  client: RegistryClient,
+  reference: DockerReference,
+  digest?: string,
+  signal?: AbortSignal,
+): Promise<RawManifest> {
+  const { ref } = reference
+  const lookup = digest ?? reference.lookup
+  const got = await client.getManifest(ref.repository, lookup, signal)
+  const expected = digest ?? ref.digest
+  const what = `manifest of ${ref.name}@${lookup}`
+  if (expected) verifyBytes(got.bytes, expected, what)
+  const computed = expected ?? digestOf(got.bytes, got.digest ?? 'sha256:')
+  if (!expected && got.digest && got.digest !== computed) {
+    throw new AirlockError(
+      'DIGEST_MISMATCH',
+      `${what}: registry says ${got.digest}, content hashes to ${computed}`,
+      {
+        hint: 'the registry or a proxy changed the manifest in transit',
+      },
+    )
+  }
+  return { bytes: got.bytes, mediaType: got.mediaType, digest: computed }
+}
+
 class RegistrySource implements ImageSource {
   readonly capabilities = { concurrentBlobs: true }
 
@@ -83,23 +112,7 @@ class RegistrySource implements ImageSource {
   ) {}
 
   async getManifest(digest?: string): Promise<RawManifest> {
-    const { ref } = this.reference
-    const lookup = digest ?? this.reference.lookup
-    const got = await this.client.getManifest(ref.repository, lookup, this.ctx.signal)
-    const expected = digest ?? ref.digest
-    const what = `manifest of ${ref.name}@${lookup}`
-    if (expected) verifyBytes(got.bytes, expected, what)
-    const computed = expected ?? digestOf(got.bytes, got.digest ?? 'sha256:')
-    if (!expected && got.digest && got.digest !== computed) {
-      throw new AirlockError(
-        'DIGEST_MISMATCH',
-        `${what}: registry says ${got.digest}, content hashes to ${computed}`,
-        {
-          hint: 'the registry or a proxy changed the manifest in transit',
-        },
-      )
-    }
-    return { bytes: got.bytes, mediaType: got.mediaType, digest: computed }
+    return getVerifiedManifest(this.client, this.reference, digest, this.ctx.signal)
   }
 
   async getBlob(desc: Descriptor): Promise<{ stream: Readable; size: number }> {
@@ -110,7 +123,7 @@ class RegistrySource implements ImageSource {
 }
 
 class RegistryDestination implements ImageDestination {
-  readonly capabilities = { concurrentBlobs: true, canMount: true, needsSize: false }
+  readonly capabilities = { concurrentBlobs: true, canMount: true }
   /** Upload sessions opened by a refused mount, kept for the upload that follows. */
   private readonly openUploads = new Map<string, string>()
 
