@@ -3,8 +3,8 @@
  * Content-Type, or by shape), platform parsing and matching.
  */
 import { describe, expect, it } from 'vitest'
-import { AirlockError } from '../../src/lib/errors.js'
 import { MEDIA, parseManifest, parsePlatform, platformMatches } from '../../src/lib/manifest.js'
+import { errorOf } from '../helpers/errors.js'
 
 const D = (c: string) => `sha256:${c.repeat(64)}`
 const cfg = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: D('c'), size: 1234 }
@@ -24,16 +24,6 @@ const arm = {
 }
 
 const bytes = (doc: unknown) => Buffer.from(JSON.stringify(doc))
-
-function errorOf(fn: () => unknown): AirlockError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof AirlockError) return err
-    throw err
-  }
-  throw new Error('expected an AirlockError, nothing was thrown')
-}
 
 describe('parseManifest', () => {
   it('reads an OCI image manifest: config first, then layers, annotations and subject', () => {

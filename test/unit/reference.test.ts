@@ -13,6 +13,7 @@ import {
   withDigest,
   withTag,
 } from '../../src/lib/reference.js'
+import { errorOf } from '../helpers/errors.js'
 
 const D64 = 'sha256:ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff'
 const D_E6 = 'sha256:e6693c20186f837fc393390135d8a598a96a833917917789d63766cab6c59582'
@@ -21,16 +22,6 @@ const HEX64 = '1a3f5e7d9c1b3a5f7e9d1c3b5a7f9e1d3c5b7a9f1e3d5d7c9b1a3f5e7d9c1b3a'
 const HINT =
   'a valid reference looks like [registry[:port]/]repository[:tag][@sha256:<64 hex>], ' +
   'e.g. alpine:3.19, ghcr.io/org/app:1.2 or localhost:5000/app@sha256:<64 hex>'
-
-function errorOf(fn: () => unknown): AirlockError {
-  try {
-    fn()
-  } catch (err) {
-    if (err instanceof AirlockError) return err
-    throw err
-  }
-  throw new Error('expected an AirlockError, nothing was thrown')
-}
 
 describe('parseReference: valid names (TestValidateReferenceName, TestValidateRemoteName)', () => {
   it.each([
