@@ -2,9 +2,12 @@
  * The public library entry, imported by package name as a user's script would:
  * `import { parseReference, copyImage } from 'airlock'` (the package's own exports, built dist).
  */
+
+import { readdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { AirlockError, type CopyEvent, closeAgents, copyImage, inspectImage, parseReference } from 'airlock'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { fetchManifestRaw, makeImage, pushRaw } from '../helpers/images.js'
+import { fetchManifestRaw, makeImage, makeIndex, pushRaw } from '../helpers/images.js'
 import { startProxy } from '../helpers/proxy.js'
 import { startRegistry, type TestRegistry } from '../helpers/registry.js'
 
@@ -70,5 +73,70 @@ describe("import { parseReference, copyImage } from 'airlock'", () => {
       await proxy.stop()
     }
     expect((await fetchManifestRaw(b, 'lib/abort', '1')).status).toBe(404)
+  })
+
+  it('sends each manifest once, the top one by tag after every blob; a digest-only destination stores it by digest', async () => {
+    const idx = await makeIndex({
+      layerSizes: [50_000, 20_000],
+      seed: 103,
+      platforms: [
+        { os: 'linux', architecture: 'amd64' },
+        { os: 'linux', architecture: 'arm64' },
+      ],
+    })
+    await pushRaw(a, 'lib/order', '1', idx)
+    const seen: string[] = []
+    const creds = { username: b.username!, password: b.password! }
+    const result = await copyImage(`${a.host}/lib/order:1`, `${b.host}/lib/order:1`, {
+      destination: {
+        registry: {
+          creds,
+          onRequest: (r) => seen.push(`${r.method} ${r.path.replace(/\?.*/, '')} ${r.status}`),
+        },
+      },
+    })
+    expect(result.manifests).toEqual({ total: 3, written: 3, present: 0 })
+    const manifestPuts = seen.filter((l) => /^PUT \/v2\/lib\/order\/manifests\//.test(l))
+    // Children by digest, then the index by its tag alone: no extra PUT of the index by digest.
+    expect(manifestPuts).toHaveLength(3)
+    expect(manifestPuts[2]).toBe('PUT /v2/lib/order/manifests/1 201')
+    expect(manifestPuts.slice(0, 2).sort()).toEqual(
+      idx.images.map((i) => `PUT /v2/lib/order/manifests/${i.manifest.digest} 201`).sort(),
+    )
+    const lastBlobPut = seen.findLastIndex((l) => l.startsWith('PUT /v2/lib/order/blobs/uploads/'))
+    const firstManifestPut = seen.findIndex((l) => l.includes('/manifests/') && l.startsWith('PUT'))
+    expect(lastBlobPut).toBeGreaterThan(0)
+    expect(firstManifestPut).toBeGreaterThan(lastBlobPut)
+    expect((await fetchManifestRaw(b, 'lib/order', '1')).digest).toBe(idx.index.digest)
+
+    // One image to a digest-only reference: stored by digest, no tag anywhere.
+    const child = idx.images[0].manifest.digest
+    const byDigest = await copyImage(`${a.host}/lib/order@${child}`, `${b.host}/lib/other@${child}`, {
+      destination: { registry: { creds } },
+    })
+    expect(byDigest.manifests).toEqual({ total: 1, written: 1, present: 0 })
+    expect((await fetchManifestRaw(b, 'lib/other', child)).digest).toBe(child)
+  })
+
+  it('a blob that cannot be read leaves no open upload session at the destination', async () => {
+    const img = await makeImage({ layerSizes: [80_000, 60_000], seed: 104 })
+    await pushRaw(a, 'lib/broken', '1', img)
+    const bad = img.layers[1].digest
+    const proxy = await startProxy(a.host, (req) =>
+      req.method === 'GET' && req.url?.endsWith(bad) ? { action: 'respond', status: 403 } : undefined,
+    )
+    try {
+      const copying = copyImage(`${proxy.host}/lib/broken:1`, `${b.host}/lib/broken:1`, {
+        destination: { registry: { creds: { username: b.username!, password: b.password! } } },
+      })
+      await expect(copying).rejects.toBeInstanceOf(AirlockError)
+    } finally {
+      await proxy.stop()
+    }
+    expect((await fetchManifestRaw(b, 'lib/broken', '1')).status).toBe(404)
+    // A live session holds `startedat`; registry 2.8 leaves only `hashstates/` behind a cancelled one.
+    const uploads = join(b.rootDir, 'docker/registry/v2/repositories/lib/broken/_uploads')
+    const files = await readdir(uploads, { recursive: true }).catch(() => [])
+    expect(files.filter((f) => f.endsWith('startedat'))).toEqual([])
   })
 })

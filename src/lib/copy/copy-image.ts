@@ -237,9 +237,13 @@ async function run(
     signal,
   )
 
-  // Manifests: children by digest, then the index, then the tag.
-  const toWrite = plans.filter((p) => !p.present).map((p) => p.manifest)
-  result.manifests.present = plans.length - toWrite.length
+  // Manifests: children by digest, then the index, then the tag. The top manifest (image or index)
+  // is stored by commit itself when the destination does both in one request (PUT by tag).
+  const topByCommit = dst.capabilities.commitStoresManifest === true
+  const toWrite = plans
+    .filter((p) => !p.present && !(topByCommit && p.manifest === top))
+    .map((p) => p.manifest)
+  result.manifests.present = plans.filter((p) => p.present).length
   await runPool(
     toWrite,
     jobs,
@@ -252,13 +256,19 @@ async function run(
   result.manifests.written = toWrite.length
   result.manifests.total = plans.length
   if (parsed.kind === 'index') {
-    await dst.putManifest(top)
-    emit?.({ type: 'manifest', digest: top.digest, mediaType: top.mediaType })
     result.manifests.total++
-    result.manifests.written++
+    if (!topByCommit) {
+      await dst.putManifest(top)
+      emit?.({ type: 'manifest', digest: top.digest, mediaType: top.mediaType })
+      result.manifests.written++
+    }
   }
   signal.throwIfAborted()
-  await dst.commit(top)
+  await dst.commit(top, !topByCommit)
+  if (topByCommit) {
+    emit?.({ type: 'manifest', digest: top.digest, mediaType: top.mediaType })
+    result.manifests.written++
+  }
   emit?.({ type: 'commit', digest: top.digest, destination: dst.reference.toString() })
   result.seconds = (performance.now() - started) / 1000
   return result

@@ -37,6 +37,11 @@ export interface DestinationCapabilities {
   concurrentBlobs: boolean
   /** tryReuseBlob can mount a blob from another repository of the same registry. */
   canMount: boolean
+  /**
+   * commit stores the top manifest itself (a registry's PUT by tag), so the engine need not
+   * putManifest an image that is the top manifest first; one request instead of two.
+   */
+  commitStoresManifest?: boolean
 }
 
 export interface ImageSource {
@@ -74,8 +79,11 @@ export interface ImageDestination {
   putBlob(desc: Descriptor, stream: Readable): Promise<void>
   /** Stores a manifest by digest, without tagging it. Its blobs/children must already be stored. */
   putManifest(manifest: RawManifest): Promise<void>
-  /** Points the reference's tag at `top` (the last step of a copy). */
-  commit(top: RawManifest): Promise<void>
+  /**
+   * Points the reference's tag at `top` (the last step of a copy). `stored` says whether putManifest
+   * already stored `top`; it is false only when the destination declares commitStoresManifest.
+   */
+  commit(top: RawManifest, stored: boolean): Promise<void>
   close(): Promise<void>
 }
 

@@ -251,7 +251,7 @@ class OciLayoutDestination implements ImageDestination {
     await rename(tmp, final)
   }
 
-  async commit(top: RawManifest): Promise<void> {
+  async commit(top: RawManifest, _stored: boolean): Promise<void> {
     const index: OciIndex = (await this.reference.readIndex(false)) ?? {
       schemaVersion: 2,
       mediaType: MEDIA.ociIndex,

@@ -123,9 +123,12 @@ class RegistrySource implements ImageSource {
 }
 
 class RegistryDestination implements ImageDestination {
-  readonly capabilities = { concurrentBlobs: true, canMount: true }
-  /** Upload sessions opened by a refused mount, kept for the upload that follows. */
-  private readonly openUploads = new Map<string, string>()
+  readonly capabilities = { concurrentBlobs: true, canMount: true, commitStoresManifest: true }
+  /**
+   * Upload sessions opened by tryReuseBlob for a blob that must be sent (a refused mount, or a POST
+   * started while the caller fetches the blob from the source, saving one round trip per blob).
+   */
+  private readonly openUploads = new Map<string, Promise<string>>()
 
   constructor(
     readonly reference: DockerReference,
@@ -163,15 +166,26 @@ class RegistryDestination implements ImageDestination {
         signal: this.ctx.signal,
       })
       if (started === 'mounted') return 'mounted'
-      this.openUploads.set(desc.digest, started)
+      this.openUploads.set(desc.digest, Promise.resolve(started))
+      return undefined
     }
+    // The blob will be sent: open its upload session now, while the caller opens the source stream.
+    const pending = this.client.startUpload(this.repo, { signal: this.ctx.signal })
+    pending.catch(() => {}) // awaited (and its error seen) by putBlob; never an unhandled rejection
+    this.openUploads.set(desc.digest, pending)
     return undefined
   }
 
   async putBlob(desc: Descriptor, stream: Readable): Promise<void> {
-    let location = this.openUploads.get(desc.digest)
+    const opened = this.openUploads.get(desc.digest)
     this.openUploads.delete(desc.digest)
-    location ??= await this.client.startUpload(this.repo, { signal: this.ctx.signal })
+    let location: string
+    try {
+      location = await (opened ?? this.client.startUpload(this.repo, { signal: this.ctx.signal }))
+    } catch (err) {
+      stream.destroy()
+      throw err
+    }
     try {
       await this.client.uploadBlob(this.repo, location, desc.digest, desc.size, stream, this.ctx.signal)
     } catch (err) {
@@ -185,7 +199,7 @@ class RegistryDestination implements ImageDestination {
     await this.client.putManifest(this.repo, m.digest, m.bytes, m.mediaType, this.ctx.signal)
   }
 
-  async commit(top: RawManifest): Promise<void> {
+  async commit(top: RawManifest, stored: boolean): Promise<void> {
     const { ref } = this.reference
     if (ref.digest && !ref.tag) {
       if (ref.digest !== top.digest) {
@@ -197,13 +211,20 @@ class RegistryDestination implements ImageDestination {
           },
         )
       }
+      if (!stored)
+        await this.client.putManifest(this.repo, top.digest, top.bytes, top.mediaType, this.ctx.signal)
       return
     }
+    // PUT by tag stores the manifest and points the tag at it in one request.
     await this.client.putManifest(this.repo, ref.tag ?? 'latest', top.bytes, top.mediaType, this.ctx.signal)
   }
 
   async close(): Promise<void> {
-    for (const [, location] of this.openUploads) await this.client.cancelUpload(this.repo, location)
+    const open = [...this.openUploads.values()]
     this.openUploads.clear()
+    for (const pending of open) {
+      const location = await pending.catch(() => undefined)
+      if (location) await this.client.cancelUpload(this.repo, location)
+    }
   }
 }
