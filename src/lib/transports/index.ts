@@ -3,6 +3,10 @@
  * a known transport prefix is a registry reference (`docker://`).
  */
 import { AirlockError } from '../errors.js'
+import { containersStorageTransport } from './containers-storage/transport.js'
+import { dockerArchiveTransport } from './docker-archive/transport.js'
+import { dockerDaemonTransport } from './docker-daemon/transport.js'
+import { ociArchiveTransport } from './oci-archive/transport.js'
 import { ociTransport } from './oci-layout/transport.js'
 import { dockerTransport } from './registry/transport.js'
 import type { ImageReference, Transport } from './transport.js'
@@ -10,10 +14,14 @@ import type { ImageReference, Transport } from './transport.js'
 const transports = new Map<string, Transport>([
   [dockerTransport.name, dockerTransport],
   [ociTransport.name, ociTransport],
+  [dockerArchiveTransport.name, dockerArchiveTransport],
+  [ociArchiveTransport.name, ociArchiveTransport],
+  [containersStorageTransport.name, containersStorageTransport],
+  [dockerDaemonTransport.name, dockerDaemonTransport],
 ])
 
 /** Transports users know from skopeo that this version of airlock cannot read or write yet. */
-const NOT_YET = ['containers-storage', 'docker-daemon', 'docker-archive', 'oci-archive', 'dir', 'sif']
+const NOT_YET = ['dir', 'sif']
 
 export function transportNames(): string[] {
   return [...transports.keys()]

@@ -42,6 +42,12 @@ export interface DestinationCapabilities {
    * putManifest an image that is the top manifest first; one request instead of two.
    */
   commitStoresManifest?: boolean
+  /**
+   * false when the destination does not keep manifest bytes (docker-archive files, podman and
+   * docker storage: engines store config and layers, and may recompress them on the way out). The
+   * engine then reports `digestsPreserved: false`. Undefined means true.
+   */
+  preservesDigests?: boolean
 }
 
 export interface ImageSource {
@@ -63,7 +69,10 @@ export type ReuseResult = 'exists' | 'mounted' | undefined
 export interface ImageDestination {
   readonly reference: ImageReference
   readonly capabilities: DestinationCapabilities
-  /** Manifest media types this destination stores, undefined for any. */
+  /**
+   * Manifest media types this destination stores, undefined for any. A destination that takes no
+   * index type holds one image: the engine picks the platform (--platform, else this machine's).
+   */
   readonly supportedManifestTypes?: readonly string[]
   /** The digest the destination's tag (or reference) points at now, undefined when absent. */
   currentDigest(): Promise<string | undefined>
@@ -87,8 +96,21 @@ export interface ImageDestination {
   close(): Promise<void>
 }
 
+/** How to reach the local engines (podman CLI, Docker Engine API). */
+export interface EngineOptions {
+  /** podman's global storage flags; unset ones come from storage.conf as podman resolves it. */
+  podman?: { root?: string; runroot?: string; storageDriver?: string; path?: string }
+  /** Docker Engine API address (`unix:///run/docker.sock`, `tcp://host:2375`); default DOCKER_HOST. */
+  dockerHost?: string
+  /** Environment for child processes and variable lookup (default process.env). */
+  env?: NodeJS.ProcessEnv
+  /** Directory for temporary files (default TMPDIR). */
+  tmpDir?: string
+}
+
 export interface TransportContext {
   registry?: RegistryOptions
+  engine?: EngineOptions
   /** Aborts network requests and file work. */
   signal?: AbortSignal
 }
