@@ -168,6 +168,23 @@ export function formatPlatform(p: Platform | undefined): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/')
 }
 
+/** Go's GOARCH names for Node's process.arch, as engines name image platforms. */
+const GOARCH: Record<string, string> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  ppc64: 'ppc64le',
+  s390x: 's390x',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+}
+
+/** The platform an engine on this machine runs: linux and this CPU (what podman pull picks). */
+export function hostPlatform(arch: string = process.arch): Platform {
+  return { os: 'linux', architecture: GOARCH[arch] ?? arch }
+}
+
 /**
  * containerd's platform matching in the small: os and architecture equal; a wanted variant must
  * equal; arm64 without variant matches v8, arm without variant matches v7.

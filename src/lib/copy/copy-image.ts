@@ -16,6 +16,7 @@ import {
   type ParsedManifest,
   type Platform,
   parseManifest,
+  hostPlatform,
   platformMatches,
 } from '../manifest.js'
 import { parseImageReference } from '../transports/index.js'
@@ -58,6 +59,13 @@ export interface CopyResult {
   upToDate: boolean
   /** True when --platform narrowed an index to several platforms and a new index was written. */
   indexRewritten: boolean
+  /**
+   * False when a side does not keep manifest bytes (engine storage, docker-archive): the image's
+   * config and layer contents are the same, but the manifest digest at the destination (or the
+   * source's synthesized one) differs from the original's. `airlock copy` between registries and
+   * OCI layouts keeps them.
+   */
+  digestsPreserved: boolean
   manifests: { total: number; written: number; present: number }
   blobs: { total: number; copied: number; skipped: number; mounted: number }
   bytes: { total: number; copied: number }
@@ -120,7 +128,12 @@ async function run(
   top = { ...top, mediaType: parsed.mediaType }
   let indexRewritten = false
 
-  const wanted = options.platforms ?? []
+  let wanted = options.platforms ?? []
+  // A destination that holds one image (an engine, a docker-archive) gets one platform: the first
+  // asked for, else this machine's, as `podman pull` and `skopeo copy` choose.
+  const singleImage =
+    dst.supportedManifestTypes !== undefined && !dst.supportedManifestTypes.some((t) => isIndexType(t))
+  if (parsed.kind === 'index' && singleImage) wanted = [wanted[0] ?? hostPlatform()]
   if (parsed.kind === 'index' && wanted.length) {
     const chosen = parsed.children.filter((c) => wanted.some((w) => platformMatches(c.platform, w)))
     if (!chosen.length) {
@@ -128,7 +141,7 @@ async function run(
         'NOT_FOUND',
         `${what} has no image for ${wanted.map(formatPlatform).join(', ')}`,
         {
-          hint: `platforms in the index: ${parsed.children.map((c) => formatPlatform(c.platform)).join(', ')}`,
+          hint: `platforms in the index: ${parsed.children.map((c) => formatPlatform(c.platform)).join(', ')}; choose one with --platform`,
         },
       )
     }
@@ -162,6 +175,7 @@ async function run(
     platforms: [],
     upToDate: false,
     indexRewritten,
+    digestsPreserved: src.capabilities.preservesDigests !== false && dst.capabilities.preservesDigests !== false,
     manifests: { total: 0, written: 0, present: 0 },
     blobs: { total: 0, copied: 0, skipped: 0, mounted: 0 },
     bytes: { total: 0, copied: 0 },

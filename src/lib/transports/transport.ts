@@ -30,6 +30,11 @@ export interface BlobStream {
 export interface SourceCapabilities {
   /** getBlob may be called for several blobs at once. */
   concurrentBlobs: boolean
+  /**
+   * false when the manifests are made up on reading (docker-archive files, engine storage) rather
+   * than the original bytes. Undefined means true.
+   */
+  preservesDigests?: boolean
 }
 
 export interface DestinationCapabilities {
