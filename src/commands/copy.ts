@@ -3,6 +3,7 @@ import { copyImage } from '../lib/copy/copy-image.js'
 import { parsePlatform } from '../lib/manifest.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
+import { engineFlags } from '../ui/engine-flags.js'
 import { boolValue, parseCreds } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
 
@@ -12,7 +13,15 @@ export default class Copy extends AirlockCommand {
   static override description =
     `Manifests are copied byte for byte, so the destination digest equals the source digest and signatures stay valid. Blobs the destination already has are skipped, blobs in another repository of the same registry are mounted, several blobs move at once, and every blob is checked against its digest while it streams. The tag is written last: an interrupted copy leaves no tag, and running it again sends only what is missing.
 
-References: docker://HOST/REPO[:TAG|@DIGEST] (the default when no transport is given) and oci:DIR[:NAME] (an OCI layout directory).
+References (as skopeo writes them):
+  docker://HOST/REPO[:TAG|@DIGEST]   a registry (the default when no transport is given)
+  oci:DIR[:NAME]                     an OCI layout directory
+  oci-archive:FILE[:NAME]            an OCI layout in a tar file
+  docker-archive:FILE[:NAME|:@N]     a docker save / podman save archive (one image per written archive)
+  containers-storage:NAME-or-ID      podman's storage (--root, --runroot, --storage-driver)
+  docker-daemon:NAME-or-ID           the Docker Engine API (--docker-host, DOCKER_HOST)
+
+Engines and docker-archive files keep config and layers but not manifests, so digests are kept only between registries and OCI layouts/archives.
 
 ${EXIT_CODES_HELP}`
   static override examples = [
@@ -20,6 +29,8 @@ ${EXIT_CODES_HELP}`
     '<%= config.bin %> copy --platform linux/amd64 alpine:3.20 oci:./alpine-layout:3.20',
     '<%= config.bin %> copy --dest-creds robot:secret oci:./alpine-layout:3.20 docker://127.0.0.1:5000/alpine:3.20 --dest-tls-verify=false',
     '<%= config.bin %> copy --json 127.0.0.1:5000/app:1 127.0.0.1:5001/app:1',
+    '<%= config.bin %> copy docker://docker.io/library/centos:7 docker-archive:centos7.tar:centos:7',
+    '<%= config.bin %> copy containers-storage:91ef0af61f39 docker://harbor.example.org/mygroup/alpine:demo-copy',
   ]
   static override args = {
     source: Args.string({ required: true, description: 'Image to read.' }),
@@ -58,11 +69,21 @@ ${EXIT_CODES_HELP}`
     'dest-tls-verify': boolValue({ description: 'Verify TLS of the destination.', helpValue: 'true|false' }),
     'no-mount': Flags.boolean({ description: 'Do not try cross-repository blob mounts.' }),
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
+    root: engineFlags.root,
+    runroot: engineFlags.runroot,
+    'storage-driver': engineFlags['storage-driver'],
+    'docker-host': engineFlags['docker-host'],
+    tmpdir: engineFlags.tmpdir,
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Copy)
     const platforms = (flags.platform ?? []).map(parsePlatform)
+    const engine = {
+      podman: { root: flags.root, runroot: flags.runroot, storageDriver: flags['storage-driver'] },
+      dockerHost: flags['docker-host'],
+      tmpDir: flags.tmpdir,
+    }
     const result = await withCopyProgress(
       { title: `Copying ${args.source} to ${args.destination}`, quiet: flags.quiet },
       (onEvent) =>
@@ -74,6 +95,7 @@ ${EXIT_CODES_HELP}`
           signal: this.abortController.signal,
           onEvent,
           source: {
+            engine,
             registry: {
               creds: parseCreds(flags['src-creds'], '--src-creds'),
               authfile: flags['src-authfile'] ?? flags.authfile,
@@ -81,6 +103,7 @@ ${EXIT_CODES_HELP}`
             },
           },
           destination: {
+            engine,
             registry: {
               creds: parseCreds(flags['dest-creds'], '--dest-creds'),
               authfile: flags['dest-authfile'] ?? flags.authfile,
@@ -98,9 +121,20 @@ ${EXIT_CODES_HELP}`
       result.upToDate
         ? `${result.destination} is up to date (${result.destinationDigest})`
         : `Copied ${result.source} to ${result.destination}\n` +
-            `  digest   ${result.destinationDigest}${result.destinationDigest === result.sourceDigest ? ' (same as source)' : ` (source ${result.sourceDigest}; index narrowed to the chosen platforms)`}\n` +
+            `  digest   ${result.destinationDigest}${digestNote(result)}\n` +
             `  blobs    ${b.copied} copied, ${b.skipped} already there, ${b.mounted} mounted (${formatBytes(result.bytes.copied)} sent)\n` +
             `  time     ${result.seconds.toFixed(2)} s`,
     )
   }
+}
+
+function digestNote(r: {
+  digestsPreserved: boolean
+  sourceDigest: string
+  destinationDigest: string
+}): string {
+  if (!r.digestsPreserved)
+    return ' (an engine or docker-archive does not keep manifests: config and layers are the same, manifest digests are not)'
+  if (r.destinationDigest === r.sourceDigest) return ' (same as source)'
+  return ` (source ${r.sourceDigest}; one platform chosen or the index narrowed)`
 }

@@ -18,6 +18,8 @@ export interface RunOptions {
   reject?: boolean
   timeoutMs?: number
   signal?: AbortSignal
+  /** Names the command in error messages (default: the program and its first argument). */
+  label?: string
 }
 
 export async function run(program: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -45,7 +47,7 @@ export async function run(program: string, args: string[], opts: RunOptions = {}
       'EXEC_FAILED',
       notFound
         ? `${program} is not installed or not on PATH`
-        : `${program} ${args[0] ?? ''} exited with ${out.exitCode}: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`,
+        : `${opts.label ?? `${program} ${args[0] ?? ''}`} exited with ${out.exitCode}: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`,
       { hint: notFound ? `install ${program}` : undefined },
     )
   }

@@ -12,11 +12,11 @@ import { AirlockError } from '../errors.js'
 import {
   type Descriptor,
   formatPlatform,
+  hostPlatform,
   isIndexType,
   type ParsedManifest,
   type Platform,
   parseManifest,
-  hostPlatform,
   platformMatches,
 } from '../manifest.js'
 import { parseImageReference } from '../transports/index.js'
@@ -175,7 +175,8 @@ async function run(
     platforms: [],
     upToDate: false,
     indexRewritten,
-    digestsPreserved: src.capabilities.preservesDigests !== false && dst.capabilities.preservesDigests !== false,
+    digestsPreserved:
+      src.capabilities.preservesDigests !== false && dst.capabilities.preservesDigests !== false,
     manifests: { total: 0, written: 0, present: 0 },
     blobs: { total: 0, copied: 0, skipped: 0, mounted: 0 },
     bytes: { total: 0, copied: 0 },

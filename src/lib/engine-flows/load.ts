@@ -1,0 +1,109 @@
+/**
+ * `airlock load FILE`: every image of a docker-archive (`docker save`, `podman save [-m]`, `airlock
+ * save`) into the local engine, under every name the archive gives it, through the copy engine
+ * (the archive is read in place, never extracted). An oci-archive loads its images the same way,
+ * named by their `org.opencontainers.image.ref.name`.
+ */
+import { basename, resolve } from 'node:path'
+import { type CopyResult, copyImage } from '../copy/copy-image.js'
+import { detectEngine, engineTransportRef, tagLocalImage } from '../engine/index.js'
+import { AirlockError } from '../errors.js'
+import { MEDIA, parseManifest } from '../manifest.js'
+import { parseDockerRef } from '../reference.js'
+import { ArchiveFile, MAX_JSON } from '../transports/archive/archive-file.js'
+import { listDockerArchive } from '../transports/docker-archive/transport.js'
+import { REF_NAME } from '../transports/oci-layout/transport.js'
+import type { EngineFlowOptions, EngineName, Notice } from './options.js'
+
+export interface LoadedImage {
+  /** Position in the archive (`docker-archive:FILE:@N`). */
+  index: number
+  names: string[]
+  id: string
+  copy: CopyResult
+}
+
+export interface LoadResult {
+  engine: EngineName
+  file: string
+  format: 'docker-archive' | 'oci-archive'
+  images: LoadedImage[]
+  notices: Notice[]
+}
+
+export async function loadArchive(file: string, opts: EngineFlowOptions = {}): Promise<LoadResult> {
+  const path = resolve(file)
+  const { format, items } = await listArchive(path)
+  if (!items.length)
+    throw new AirlockError('INVALID_INPUT', `${file} holds no image`, { hint: 'check the file' })
+  const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
+  const notices: Notice[] = []
+  const images: LoadedImage[] = []
+  for (const item of items) {
+    let names = item.names.flatMap((n) => normalized(n))
+    if (!names.length) {
+      const fallback = `localhost/${
+        basename(path)
+          .replace(/\.(tar|tgz|tar\.gz)$/, '')
+          .toLowerCase()
+          .replace(/[^a-z0-9._-]+/g, '-') || 'image'
+      }:${item.index}`
+      names = [fallback]
+      notices.push({
+        code: 'UNNAMED_IMAGE',
+        message: `image @${item.index} of ${file} has no name; loaded as ${fallback}`,
+      })
+    }
+    const copy = await copyImage(`${format}:${path}:@${item.index}`, engineTransportRef(engine, names[0]), {
+      platforms: opts.platforms,
+      jobs: opts.jobs,
+      signal: opts.signal,
+      onEvent: opts.onEvent,
+      destination: { engine: opts.engineOptions, signal: opts.signal },
+    })
+    const tagged = await tagLocalImage(engine, names[0], names.slice(1), opts.engineOptions)
+    images.push({ index: item.index, names, id: tagged.id, copy })
+  }
+  return { engine, file: path, format, images, notices }
+}
+
+async function listArchive(
+  path: string,
+): Promise<{ format: 'docker-archive' | 'oci-archive'; items: Array<{ index: number; names: string[] }> }> {
+  try {
+    const items = await listDockerArchive(path)
+    return { format: 'docker-archive', items: items.map((i) => ({ index: i.index, names: i.repoTags })) }
+  } catch (err) {
+    if (!(err instanceof AirlockError)) throw err
+    const oci = await listOciArchiveImages(path).catch(() => undefined)
+    if (!oci) throw err
+    return {
+      format: 'oci-archive',
+      // skopeo writes bare tags ("latest") as ref.name; only a full reference names an image.
+      items: oci.map((i) => ({ index: i.index, names: i.name && /[/:]/.test(i.name) ? [i.name] : [] })),
+    }
+  }
+}
+
+/** A name the engine can take, or none (an OCI ref.name may be a bare tag like "latest"). */
+function normalized(name: string): string[] {
+  try {
+    const ref = parseDockerRef(name)
+    return ref.tag || ref.digest ? [ref.toString()] : [`${ref.toString()}:latest`]
+  } catch {
+    return []
+  }
+}
+
+/** The images an oci-archive holds (index.json entries), with their ref.name annotations. */
+async function listOciArchiveImages(path: string): Promise<Array<{ index: number; name?: string }>> {
+  const archive = await ArchiveFile.open(path, `oci-archive:${path}`)
+  try {
+    const bytes = await archive.read(archive.file('index.json', 'index.json'), MAX_JSON)
+    const index = parseManifest(bytes, MEDIA.ociIndex, `oci-archive:${path} (index.json)`)
+    if (index.kind !== 'index') return []
+    return index.children.map((c, i) => ({ index: i, name: c.annotations?.[REF_NAME] }))
+  } finally {
+    await archive.close()
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `airlock push LOCALREF [DEST]`: an image held by podman or docker into a registry, by default
+ * into the configured Harbor project. Engines keep layers uncompressed and compress them again on
+ * the way out, so the pushed manifest digest can differ from the one the image was pulled with:
+ * that is reported (notice and `digestsPreserved: false`) with the digest-preserving alternative.
+ */
+import { type CopyResult, copyImage } from '../copy/copy-image.js'
+import { detectEngine, engineTransportRef, resolveLocalImage } from '../engine/index.js'
+import { pushTarget } from './destination.js'
+import type { EngineFlowOptions, EngineName, Notice } from './options.js'
+
+export interface PushResult {
+  engine: EngineName
+  /** The local image: its ID and names. */
+  image: { id: string; names: string[]; repoDigests: string[] }
+  destination: string
+  /** Digest of the manifest now in the registry. */
+  digest: string
+  digestsPreserved: boolean
+  notices: Notice[]
+  copy: CopyResult
+}
+
+export async function pushImage(
+  localRef: string,
+  dest: string | undefined,
+  opts: EngineFlowOptions = {},
+): Promise<PushResult> {
+  const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
+  const local = await resolveLocalImage(engine, localRef, opts.engineOptions)
+  const byId = local.names.length === 0 || isIdLike(localRef, local.id)
+  const target = pushTarget(byId ? undefined : localRef, dest, opts.harbor)
+  const copy = await copyImage(engineTransportRef(engine, local.id), `docker://${target.reference}`, {
+    jobs: opts.jobs,
+    signal: opts.signal,
+    onEvent: opts.onEvent,
+    source: { engine: opts.engineOptions, signal: opts.signal },
+    destination: { registry: opts.registry, signal: opts.signal },
+  })
+  const notices = [...target.notices]
+  const digest = copy.destinationDigest
+  const pulledWith = local.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))
+  const preserved = pulledWith.includes(digest)
+  if (!preserved) {
+    const was = pulledWith.length ? ` (it was pulled as ${[...new Set(pulledWith)].join(', ')})` : ''
+    notices.push({
+      code: 'DIGESTS_CHANGED',
+      message: `${engine} recompresses layers when pushing from its storage: ${target.reference} has manifest digest ${digest}${was}. To move an image with its digests (and signatures) intact, copy registry to registry: airlock copy docker://SOURCE docker://${target.reference}`,
+    })
+  }
+  return {
+    engine,
+    image: local,
+    destination: target.reference,
+    digest,
+    digestsPreserved: preserved,
+    notices,
+    copy,
+  }
+}
+
+/** The user named the image by (a prefix of) its ID rather than by name. */
+function isIdLike(ref: string, id: string): boolean {
+  const hex = ref.replace(/^sha256:/, '')
+  return /^[0-9a-f]{3,64}$/.test(hex) && id.replace(/^sha256:/, '').startsWith(hex)
+}
