@@ -1,7 +1,9 @@
 /**
  * The main job end to end on local defaults: start two registries on 127.0.0.1 (Debian's
  * docker-registry), generate a multi-arch image, copy it into the first registry and on to the
- * second with the airlock CLI, and show that the digests match byte for byte.
+ * second with the airlock CLI, and show that the digests match byte for byte. Then the podman
+ * user's flow: pull into podman (vfs storage in a temporary root), tag by short image ID into a
+ * Harbor-style `<registry>/<group>/name:tag`, push, save a docker-archive and load it back.
  *
  *   npm run demo            (after scripts/setup.sh)
  */
@@ -11,15 +13,17 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { makeIndex, writeOciLayout } from '../test/helpers/images.js'
+import { makePodman } from '../test/helpers/podman.js'
 import { startRegistry } from '../test/helpers/registry.js'
 
 const bin = path.resolve(import.meta.dirname, '../bin/run.js')
 
-function airlock(args: string[]): string {
+function airlock(args: string[], env?: NodeJS.ProcessEnv): string {
   console.log(`\n$ airlock ${args.join(' ')}`)
   const out = execFileSync(process.execPath, [bin, ...args], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
+    env,
   })
   if (!args.includes('--raw')) process.stdout.write(out)
   return out
@@ -59,6 +63,34 @@ try {
     console.error('DIGESTS DIFFER')
     process.exitCode = 1
   } else console.log('digests match: the copy kept the image byte for byte')
+
+  // The podman user's flow (ERISXdl guide), with podman's storage in a temporary root.
+  const podman = await makePodman()
+  try {
+    console.log(
+      `\npodman storage for the demo: ${podman.root} (vfs; CONTAINERS_STORAGE_CONF=${podman.storageConf})`,
+    )
+    const env = { ...podman.env, TMPDIR: podman.dir }
+    airlock(['pull', `${one.host}/demo/app:1.0`], env)
+    const pulledId = `sha256:${(await podman.images())[0].Id}`
+    const shortId = pulledId.slice(7, 19)
+    airlock(['tag', shortId, `${two.host}/mygroup/app:demo-copy`], env)
+    airlock(['push', `${two.host}/mygroup/app:demo-copy`], env)
+    airlock(['push', shortId, 'app:v2', '--harbor', two.host, '--project', 'MyGroup'], env)
+    airlock(['save', `${two.host}/mygroup/app:demo-copy`, '-o', path.join(work, 'app.tar')], env)
+    await podman.run(['rmi', '-f', shortId])
+    airlock(['load', path.join(work, 'app.tar')], env)
+    const images = await podman.images()
+    const back = images.find((i) => (i.Names ?? []).includes(`${two.host}/mygroup/app:demo-copy`))
+    console.log(`\nimage ID after pull:          ${pulledId}`)
+    console.log(`image ID after save + load:   sha256:${back?.Id}`)
+    if (`sha256:${back?.Id}` !== pulledId) {
+      console.error('IMAGE IDS DIFFER')
+      process.exitCode = 1
+    } else console.log('image IDs match: config and layers survived pull, push, save and load')
+  } finally {
+    await podman.cleanup()
+  }
 } finally {
   await Promise.all([one.stop(), two.stop()])
   rmSync(work, { recursive: true, force: true })

@@ -3,10 +3,26 @@
  * Nothing here prints or exits; failures are AirlockErrors with a stable `code`.
  */
 export { findCredentials } from './lib/auth/auth-files.js'
+export { type AirlockConfig, loadConfig } from './lib/config/config.js'
 export { type CopyOptions, type CopyResult, copyImage } from './lib/copy/copy-image.js'
 export type { CopyEvent, CopyEventHandler } from './lib/copy/events.js'
 export { sha256Digest } from './lib/digest.js'
+export {
+  detectEngine,
+  type EngineName,
+  type LocalImage,
+  listLocalImages,
+  resolveLocalImage,
+  tagLocalImage,
+} from './lib/engine/index.js'
+export { type LoadResult, loadArchive } from './lib/engine-flows/load.js'
+export type { EngineFlowOptions, Notice } from './lib/engine-flows/options.js'
+export { type PullResult, pullImage } from './lib/engine-flows/pull.js'
+export { type PushResult, pushImage } from './lib/engine-flows/push.js'
+export { type SaveResult, saveImage } from './lib/engine-flows/save.js'
+export { type TagAnywhereResult, tagAnywhere } from './lib/engine-flows/tag.js'
 export { AirlockError, type ErrorCode, EXIT, exitCodeFor, isAirlockError } from './lib/errors.js'
+export { harborDestination, projectName } from './lib/harbor/project-name.js'
 export { type InspectResult, inspectImage, readRawManifest } from './lib/inspect.js'
 export { type Descriptor, MEDIA, type Platform, parseManifest, parsePlatform } from './lib/manifest.js'
 export {
@@ -24,4 +40,10 @@ export { parseImageReference, transportNames } from './lib/transports/index.js'
 export { closeAgents } from './lib/transports/registry/agent-pool.js'
 export { RegistryClient } from './lib/transports/registry/client.js'
 export type { Credentials, RegistryOptions } from './lib/transports/registry/options.js'
-export type { ImageDestination, ImageReference, ImageSource, Transport } from './lib/transports/transport.js'
+export type {
+  EngineOptions,
+  ImageDestination,
+  ImageReference,
+  ImageSource,
+  Transport,
+} from './lib/transports/transport.js'
