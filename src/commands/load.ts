@@ -7,7 +7,8 @@ import { engineFlags, engineFlowOptions } from '../ui/engine-flags.js'
 
 export default class Load extends AirlockCommand {
   static override summary = 'Load the images of a docker-archive or oci-archive file into podman or docker.'
-  static override description = `Reads FILE in place (nothing is extracted) and copies every image in it into the local engine under the names the archive gives (RepoTags of docker save and podman save -m, or the OCI ref.name). An image without a name is loaded as localhost/<file>:<index>. Entries with "..", absolute paths or links leaving the archive are refused.
+  static override description =
+    `Reads FILE in place (nothing is extracted) and copies every image in it into the local engine under the names the archive gives (RepoTags of docker save and podman save -m, or the OCI ref.name). An image without a name is loaded as localhost/<file>:<index>. Entries with "..", absolute paths or links leaving the archive are refused.
 
 ${EXIT_CODES_HELP}`
   static override examples = [
@@ -18,7 +19,9 @@ ${EXIT_CODES_HELP}`
   static override flags = {
     ...engineFlags,
     input: Flags.string({ char: 'i', description: 'Archive to load (as podman load -i); same as FILE.' }),
-    platform: Flags.string({ description: 'Platform to load from a multi-platform oci-archive (os/arch[/variant]).' }),
+    platform: Flags.string({
+      description: 'Platform to load from a multi-platform oci-archive (os/arch[/variant]).',
+    }),
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
   }
 
@@ -32,6 +35,8 @@ ${EXIT_CODES_HELP}`
     if (this.jsonMode) return this.printJson(r)
     for (const n of r.notices) this.warn(n.message)
     for (const img of r.images)
-      this.log(`Loaded ${img.names.join(', ')} into ${r.engine} (image ${img.id.replace(/^sha256:/, '').slice(0, 12)})`)
+      this.log(
+        `Loaded ${img.names.join(', ')} into ${r.engine} (image ${img.id.replace(/^sha256:/, '').slice(0, 12)})`,
+      )
   }
 }

@@ -39,6 +39,7 @@ ${EXIT_CODES_HELP}`
     const r = await tagAnywhere(args.source, targets, opts)
     if (this.jsonMode) return this.printJson(r)
     for (const n of r.notices) this.warn(n.message)
-    for (const t of r.tagged) this.log(`${t} -> ${r.id}${r.where === 'registry' ? '' : ` (${r.where})`}`)
+    for (const t of r.tagged)
+      this.log(`${t} -> ${r.id ?? r.digest}${r.where === 'registry' ? '' : ` (${r.where})`}`)
   }
 }

@@ -196,6 +196,8 @@ describe('tag', () => {
       const r = await runCli(['tag', '--json', `${proxy.host}/lib/app:v1`, 't1', `${proxy.host}/lib/app:t2`])
       expect(r.code, r.stderr).toBe(0)
       expect(json(r)).toEqual({
+        where: 'registry',
+        notices: [],
         source: `docker://${proxy.host}/lib/app:v1`,
         digest: app.manifest.digest,
         tagged: [`${proxy.host}/lib/app:t1`, `${proxy.host}/lib/app:t2`],

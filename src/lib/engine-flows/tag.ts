@@ -17,8 +17,10 @@ export interface TagAnywhereResult {
   /** Where the tags were written. */
   where: EngineName | 'registry'
   source: string
-  /** Image ID (engines) or manifest digest (registries). */
-  id: string
+  /** Image ID (engines). */
+  id?: string
+  /** Manifest digest the new tags point at (registries). */
+  digest?: string
   tagged: string[]
   notices: Notice[]
 }
@@ -82,5 +84,5 @@ async function registryTag(
   opts: EngineFlowOptions,
 ): Promise<TagAnywhereResult> {
   const r = await tagImage(src, targets, opts.registry, opts.signal)
-  return { where: 'registry', source: r.source, id: r.digest, tagged: r.tagged, notices: [] }
+  return { where: 'registry', source: r.source, digest: r.digest, tagged: r.tagged, notices: [] }
 }

@@ -1,0 +1,145 @@
+/**
+ * Reading an image (or a whole index) from an OCI archive: a tar of an OCI image layout
+ * (image-spec image-layout.md: `oci-layout`, `index.json`, `blobs/<alg>/<hex>`), as skopeo and
+ * `podman save --format oci-archive` write it; Docker >= 25 `docker save` archives are one too.
+ * index.json and manifests are small and read whole; blobs are served as byte ranges of the file.
+ */
+import { verifyBytes } from '../../digest.js'
+import { AirlockError } from '../../errors.js'
+import { type Descriptor, MEDIA, parseManifest } from '../../manifest.js'
+import { parseDockerRef } from '../../reference.js'
+import { ArchiveFile, MAX_JSON } from '../archive/archive-file.js'
+import { listChoices } from '../archive/archive-reference.js'
+import type { TarEntry } from '../archive/tar-index.js'
+import { REF_NAME } from '../oci-layout/transport.js'
+import type { BlobStream, ImageReference, ImageSource, RawManifest, TransportContext } from '../transport.js'
+
+/** containerd (and Docker >= 25) put the full image name here; ref.name then holds only the tag. */
+const CONTAINERD_NAME = 'io.containerd.image.name'
+
+export interface OciSelection {
+  name?: string
+  index?: number
+}
+
+export class OciArchiveSource implements ImageSource {
+  readonly capabilities = { concurrentBlobs: true }
+
+  private constructor(
+    readonly reference: ImageReference,
+    private readonly archive: ArchiveFile,
+    private readonly top: Descriptor,
+    private readonly ctx: TransportContext,
+  ) {}
+
+  static async open(
+    reference: ImageReference,
+    path: string,
+    sel: OciSelection,
+    ctx: TransportContext = {},
+  ): Promise<OciArchiveSource> {
+    const what = reference.toString()
+    const archive = await ArchiveFile.open(path, what, ctx.signal)
+    try {
+      if (!archive.has('index.json')) {
+        throw new AirlockError('INVALID_INPUT', `${what} has no index.json, so it is not an OCI archive`, {
+          hint: archive.has('manifest.json')
+            ? `it is a docker save archive; read it with docker-archive:${path}`
+            : 'give a tar of an OCI image layout, as skopeo copy or podman save --format oci-archive write',
+        })
+      }
+      const bytes = await archive.read(archive.file('index.json', 'index.json'), MAX_JSON)
+      const index = parseManifest(bytes, MEDIA.ociIndex, `${what} (index.json)`)
+      if (index.kind !== 'index') {
+        throw new AirlockError('INVALID_INPUT', `${what}: index.json is not an image index`)
+      }
+      return new OciArchiveSource(reference, archive, selectEntry(index.children, sel, what), ctx)
+    } catch (err) {
+      await archive.close()
+      throw err
+    }
+  }
+
+  private blobEntry(digest: string): TarEntry {
+    // parseManifest validated every digest, so this names a path under blobs/ and nowhere else.
+    const [alg, hex] = digest.split(':')
+    return this.archive.file(`blobs/${alg}/${hex}`, `blob ${digest}`)
+  }
+
+  async getManifest(digest?: string): Promise<RawManifest> {
+    const d = digest ?? this.top.digest
+    const bytes = await this.archive.read(this.blobEntry(d), MAX_JSON)
+    verifyBytes(bytes, d, `manifest ${d} in ${this.reference}`)
+    const declared = digest ? undefined : this.top.mediaType
+    return { bytes, digest: d, mediaType: declared || innerMediaType(bytes) }
+  }
+
+  async getBlob(desc: Descriptor): Promise<BlobStream> {
+    const entry = this.blobEntry(desc.digest)
+    return { stream: this.archive.stream(entry, this.ctx.signal), size: entry.size }
+  }
+
+  async close(): Promise<void> {
+    await this.archive.close()
+  }
+}
+
+function innerMediaType(bytes: Buffer): string {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8'))
+    if (typeof doc.mediaType === 'string') return doc.mediaType
+    return Array.isArray(doc.manifests) ? MEDIA.ociIndex : MEDIA.ociManifest
+  } catch {
+    return ''
+  }
+}
+
+function normalized(name: string | undefined): string | undefined {
+  if (!name) return undefined
+  try {
+    return parseDockerRef(name).toString()
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * The index.json entry REF names: its ref.name annotation equal to REF, else the ref.name or the
+ * containerd image name equal to REF after normalization (podman writes `localhost/app:1` there).
+ */
+export function selectEntry(entries: Descriptor[], sel: OciSelection, what: string): Descriptor {
+  const names = entries.map((e) => e.annotations?.[REF_NAME] ?? e.annotations?.[CONTAINERD_NAME])
+  const inside = listChoices(entries.map((e, i) => names[i] ?? e.digest))
+  if (!entries.length)
+    throw new AirlockError('INVALID_INPUT', `${what} holds no images (index.json is empty)`)
+  if (sel.index !== undefined) {
+    const hit = entries[sel.index]
+    if (hit) return hit
+    throw new AirlockError(
+      'INVALID_INPUT',
+      `${what}: there is no image @${sel.index}; the archive holds ${entries.length}`,
+      {
+        hint: `images in the archive: ${inside}`,
+      },
+    )
+  }
+  if (sel.name !== undefined) {
+    const want = sel.name
+    const exact = entries.find((e) => e.annotations?.[REF_NAME] === want)
+    if (exact) return exact
+    const norm = normalized(want)
+    const close = norm
+      ? entries.find((e) =>
+          [e.annotations?.[REF_NAME], e.annotations?.[CONTAINERD_NAME]].some((n) => normalized(n) === norm),
+        )
+      : undefined
+    if (close) return close
+    throw new AirlockError('INVALID_INPUT', `${what}: no image named ${want} in the archive`, {
+      hint: `images in the archive: ${inside}`,
+    })
+  }
+  if (entries.length === 1) return entries[0]
+  throw new AirlockError('INVALID_INPUT', `${what} holds ${entries.length} images; say which one`, {
+    hint: `add :NAME or :@N to the reference; images in the archive: ${inside}`,
+  })
+}
