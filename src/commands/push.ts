@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
 import { pushImage } from '../lib/engine-flows/push.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
@@ -24,12 +24,17 @@ ${EXIT_CODES_HELP}`
       description: 'Where to push (default: the Harbor project, else its name).',
     }),
   }
-  static override flags = { ...engineFlags, ...harborFlags, ...remoteFlags }
+  static override flags = {
+    ...engineFlags,
+    ...harborFlags,
+    ...remoteFlags,
+    quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
+  }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Push)
     const opts = await engineFlowOptions(flags, this.abortController.signal)
-    const r = await withCopyProgress({ title: `Pushing ${args.image}` }, (onEvent) =>
+    const r = await withCopyProgress({ title: `Pushing ${args.image}`, quiet: flags.quiet }, (onEvent) =>
       pushImage(args.image, args.destination, { ...opts, onEvent }),
     )
     if (this.jsonMode) return this.printJson(r)

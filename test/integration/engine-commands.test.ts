@@ -154,7 +154,8 @@ describe('pull, tag by image ID, push into a Harbor project (podman)', () => {
 
 describe('save and load', () => {
   it('saves a podman image to a docker-archive that loads back with the same image ID and layers', async () => {
-    const file = join(podman.dir, 'alpine.tar')
+    // A ":" in the path must not be taken for the start of an image name.
+    const file = join(podman.dir, 'alpine:saved.tar')
     expect((await airlock(['pull', '-q', `${hub.host}/library/alpine:latest`])).code).toBe(0)
     const saved = await airlock(['save', `${hub.host}/library/alpine:latest`, '-o', file, '--json'])
     expect(saved.code, saved.stderr).toBe(0)

@@ -11,7 +11,8 @@ import { AirlockError } from '../errors.js'
 import { MEDIA, parseManifest } from '../manifest.js'
 import { parseDockerRef } from '../reference.js'
 import { ArchiveFile, MAX_JSON } from '../transports/archive/archive-file.js'
-import { listDockerArchive } from '../transports/docker-archive/transport.js'
+import { DockerArchiveReference, listDockerArchive } from '../transports/docker-archive/transport.js'
+import { OciArchiveReference } from '../transports/oci-archive/transport.js'
 import { REF_NAME } from '../transports/oci-layout/transport.js'
 import type { EngineFlowOptions, EngineName, Notice } from './options.js'
 
@@ -54,7 +55,11 @@ export async function loadArchive(file: string, opts: EngineFlowOptions = {}): P
         message: `image @${item.index} of ${file} has no name; loaded as ${fallback}`,
       })
     }
-    const copy = await copyImage(`${format}:${path}:@${item.index}`, engineTransportRef(engine, names[0]), {
+    const source =
+      format === 'docker-archive'
+        ? new DockerArchiveReference(path, undefined, item.index)
+        : new OciArchiveReference(path, undefined, item.index)
+    const copy = await copyImage(source, engineTransportRef(engine, names[0]), {
       platforms: opts.platforms,
       jobs: opts.jobs,
       signal: opts.signal,

@@ -8,6 +8,8 @@ import { type CopyResult, copyImage } from '../copy/copy-image.js'
 import { detectEngine, engineTransportRef, resolveLocalImage } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import { parseDockerRef } from '../reference.js'
+import { DockerArchiveReference } from '../transports/docker-archive/transport.js'
+import { OciArchiveReference } from '../transports/oci-archive/transport.js'
 import type { EngineFlowOptions } from './options.js'
 
 export type ArchiveFormat = 'docker-archive' | 'oci-archive'
@@ -42,8 +44,12 @@ export async function saveImage(
     source = engineTransportRef(engine, local.id)
     name = /^(sha256:)?[0-9a-f]{3,64}$/.test(ref) ? local.names[0] : parseDockerRef(ref).toString()
   }
-  const tagged = name && !name.includes('@') ? `:${name}` : ''
-  const copy = await copyImage(source, `${format}:${file}${tagged}`, {
+  const tagged = name && !name.includes('@') ? name : undefined
+  const target =
+    format === 'docker-archive'
+      ? new DockerArchiveReference(file, tagged)
+      : new OciArchiveReference(file, tagged)
+  const copy = await copyImage(source, target, {
     platforms: opts.platforms,
     jobs: opts.jobs,
     signal: opts.signal,
@@ -51,5 +57,5 @@ export async function saveImage(
     source: { registry: opts.registry, engine: opts.engineOptions, signal: opts.signal },
     destination: { signal: opts.signal },
   })
-  return { source, file, format, name: tagged ? name : undefined, copy }
+  return { source, file, format, name: tagged, copy }
 }
