@@ -41,8 +41,9 @@ export class ArchiveFile {
     } catch (err) {
       if (err instanceof AirlockError) throw err
       const missing = (err as NodeJS.ErrnoException).code === 'ENOENT'
+      // A file the user named that is not there is bad input (exit 2), as for any other argument.
       throw new AirlockError(
-        'NOT_FOUND',
+        'INVALID_INPUT',
         missing
           ? `${what}: ${path} does not exist`
           : `${what}: cannot read ${path}: ${(err as Error).message}`,
