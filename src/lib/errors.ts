@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'EXEC_FAILED'
   | 'INTERRUPTED'
   | 'PARTIAL_FAILURE'
+  | 'LOCKED'
   | 'INTERNAL'
 
 /** Exit codes, as listed in every command's help (DESIGN.md "Errors and exit codes"). */
@@ -49,6 +50,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   EXEC_FAILED: EXIT.FAILED,
   INTERRUPTED: EXIT.FAILED,
   PARTIAL_FAILURE: EXIT.PARTIAL,
+  LOCKED: EXIT.FAILED,
   INTERNAL: EXIT.FAILED,
 }
 

@@ -84,17 +84,27 @@ export class RegistryClient {
         ...(authorization ? { authorization } : {}),
       }
       let res: HttpResponse
+      const release = await this.options.throttle?.(this.host, spec.signal)
       try {
         res = await this.http.send({ ...spec, headers })
       } catch (err) {
+        release?.()
         if (err instanceof AirlockError && err.retryable && replayable && attempt < retries) {
           await this.backoff(attempt, undefined, spec.signal)
           continue
         }
         throw err
       }
+      release?.()
       const path = spec.url.startsWith('http') ? new URL(spec.url).pathname : spec.url.split('?')[0]
-      this.options.onRequest?.({ method: spec.method, host: this.host, path, status: res.status })
+      const remaining = res.headers['ratelimit-remaining']
+      this.options.onRequest?.({
+        method: spec.method,
+        host: this.host,
+        path,
+        status: res.status,
+        ...(typeof remaining === 'string' ? { rateLimitRemaining: remaining } : {}),
+      })
       if (res.status === 401 && !reauthed && replayable) {
         await res.body.dump()
         reauthed = true

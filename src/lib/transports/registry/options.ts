@@ -31,6 +31,21 @@ export interface RegistryOptions {
   chunkSize?: number
   /** Environment used for auth file discovery (defaults to process.env). */
   env?: NodeJS.ProcessEnv
-  /** Request observer (tests and benchmarks count requests with it). */
-  onRequest?: (info: { method: string; host: string; path: string; status: number }) => void
+  /**
+   * Request observer (tests and benchmarks count requests with it; the mirror reports Docker Hub's
+   * `RateLimit-Remaining` header from it).
+   */
+  onRequest?: (info: {
+    method: string
+    host: string
+    path: string
+    status: number
+    rateLimitRemaining?: string
+  }) => void
+  /**
+   * Called before each request is sent; resolves when it may go and returns a release function,
+   * called when the response headers arrive or the request fails (per-registry request rate and
+   * concurrency of mirror runs).
+   */
+  throttle?: (host: string, signal?: AbortSignal) => Promise<() => void>
 }
