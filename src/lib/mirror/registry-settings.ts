@@ -1,0 +1,53 @@
+/**
+ * Registry options for one host of a mirror run: the spec's per-registry credentials (a username and
+ * the NAME of an environment variable holding the secret, or an auth file), TLS, and the shared
+ * throttle and request counter.
+ */
+import { AirlockError } from '../errors.js'
+import type { RegistryOptions } from '../transports/registry/options.js'
+import type { MirrorSpec, RegistrySettings } from './types.js'
+
+export interface RegistryCounters {
+  requests: number
+  rateLimitRemaining?: string
+}
+
+export function settingsFor(spec: MirrorSpec, host: string): RegistrySettings {
+  const aliases = host === 'registry-1.docker.io' || host === 'index.docker.io' ? ['docker.io'] : []
+  for (const key of [host, ...aliases]) if (spec.registries[key]) return spec.registries[key]
+  return {}
+}
+
+export function registryOptionsFor(
+  spec: MirrorSpec,
+  host: string,
+  shared: Pick<RegistryOptions, 'throttle' | 'onRequest'>,
+  env: NodeJS.ProcessEnv = process.env,
+): RegistryOptions {
+  const s = settingsFor(spec, host)
+  const creds = s.credentials
+  let explicit: RegistryOptions['creds']
+  if (creds?.username || creds?.passwordEnv) {
+    const password = creds.passwordEnv ? env[creds.passwordEnv] : undefined
+    if (creds.passwordEnv && password === undefined) {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `${spec.file}: registries.${host}.credentials.passwordEnv names ${creds.passwordEnv}, which is not set`,
+        {
+          hint: `export ${creds.passwordEnv}=… in the job's environment (a Kubernetes Secret, a systemd EnvironmentFile)`,
+        },
+      )
+    }
+    if (!creds.username) {
+      throw new AirlockError('INVALID_INPUT', `${spec.file}: registries.${host}.credentials needs a username`)
+    }
+    explicit = { username: creds.username, password: password ?? '' }
+  }
+  return {
+    creds: explicit,
+    authfile: creds?.authfile,
+    tlsVerify: s.tlsVerify ?? spec.defaults.tlsVerify,
+    throttle: shared.throttle,
+    onRequest: shared.onRequest,
+  }
+}

@@ -1,0 +1,112 @@
+/**
+ * The mirror's report: totals and exit code from the per-image results, a human summary, and the
+ * files cron and node exporters read (JSON report, Prometheus textfile), written atomically.
+ */
+import { randomBytes } from 'node:crypto'
+import { rename, unlink, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import type { ImageReport, MirrorReport } from './types.js'
+
+export function totalsOf(images: ImageReport[]): MirrorReport['totals'] {
+  const t = { images: images.length, copied: 0, skipped: 0, failed: 0, bytes: 0 }
+  for (const i of images) {
+    if (i.action === 'copied') t.copied++
+    else if (i.action === 'skipped') t.skipped++
+    else if (i.action === 'failed') t.failed++
+    t.bytes += i.bytes
+  }
+  return t
+}
+
+/** 0 when everything listed and copied (or was already there), 3 when anything failed. */
+export function exitCodeOf(images: ImageReport[], errors: MirrorReport['errors']): number {
+  return errors.length || images.some((i) => i.action === 'failed') ? 3 : 0
+}
+
+function size(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024
+    i++
+  }
+  return `${i ? v.toFixed(1) : v} ${units[i]}`
+}
+
+/** Lines for a terminal or cron mail: one per image that did something or failed, then totals. */
+export function summaryLines(r: MirrorReport, verbose = false): string[] {
+  const lines: string[] = []
+  for (const e of r.errors) lines.push(`FAILED  ${e.source}: ${e.message}`)
+  for (const i of r.images) {
+    if (i.action === 'skipped' && !verbose && !r.dryRun) continue
+    const what = `${i.source} -> ${i.target}`
+    if (i.action === 'failed') lines.push(`FAILED  ${what}: ${i.error?.message ?? i.reason ?? 'failed'}`)
+    else if (i.action === 'copied')
+      lines.push(`copied  ${what} (${size(i.bytes)}, ${i.seconds.toFixed(1)} s)`)
+    else lines.push(`${i.action.padEnd(7)} ${what}${i.reason ? `: ${i.reason}` : ''}`)
+  }
+  const t = r.totals
+  const limits = Object.entries(r.registries)
+    .filter(([, v]) => v.rateLimitRemaining !== undefined)
+    .map(([h, v]) => `${h} RateLimit-Remaining ${v.rateLimitRemaining}`)
+  lines.push(
+    `${r.dryRun ? 'plan' : 'done'}: ${t.images} images, ${t.copied} ${r.dryRun ? 'to copy' : 'copied'}, ${t.skipped} ${r.dryRun ? 'up to date' : 'skipped'}, ${t.failed + r.errors.length} failed, ${size(t.bytes)} ${r.dryRun ? 'to send' : 'sent'} in ${r.seconds.toFixed(1)} s${r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''}`,
+  )
+  if (limits.length) lines.push(`rate limits: ${limits.join(', ')}`)
+  return lines
+}
+
+/** Writes `text` to `file` through a temporary name in the same directory and a rename. */
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  try {
+    await writeFile(tmp, text, { mode: 0o644 })
+    await rename(tmp, file)
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined)
+    throw err
+  }
+}
+
+function label(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+/** Prometheus text exposition format for node_exporter's textfile collector (`*.prom`). */
+export function prometheusText(r: MirrorReport): string {
+  const spec = `spec="${label(r.spec)}"`
+  const shard = r.shard ? `,shard="${r.shard.index}/${r.shard.count}"` : ''
+  const l = `${spec}${shard}`
+  const out: string[] = []
+  const metric = (name: string, help: string, rows: Array<[string, number]>) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`)
+    for (const [labels, v] of rows) out.push(`${name}{${labels}} ${v}`)
+  }
+  metric('airlock_mirror_images', 'Images (tags) handled by the last mirror run, by action.', [
+    [`${l},action="copied"`, r.totals.copied],
+    [`${l},action="skipped"`, r.totals.skipped],
+    [`${l},action="failed"`, r.totals.failed + r.errors.length],
+  ])
+  metric('airlock_mirror_bytes_copied', 'Bytes sent by the last mirror run.', [[l, r.totals.bytes]])
+  metric('airlock_mirror_duration_seconds', 'Wall time of the last mirror run.', [
+    [l, Number(r.seconds.toFixed(3))],
+  ])
+  metric('airlock_mirror_exit_code', 'Exit code of the last mirror run (0 ok, 3 some failed).', [
+    [l, r.exitCode],
+  ])
+  metric('airlock_mirror_last_run_timestamp_seconds', 'When the last mirror run finished (Unix time).', [
+    [l, Math.floor(Date.parse(r.finishedAt) / 1000)],
+  ])
+  const limits = Object.entries(r.registries).flatMap(([host, v]) => {
+    const n = Number.parseInt(v.rateLimitRemaining ?? '', 10)
+    return Number.isFinite(n) ? [[`${l},registry="${label(host)}"`, n] as [string, number]] : []
+  })
+  if (limits.length)
+    metric(
+      'airlock_mirror_ratelimit_remaining',
+      'Last RateLimit-Remaining a registry sent (Docker Hub).',
+      limits,
+    )
+  return `${out.join('\n')}\n`
+}

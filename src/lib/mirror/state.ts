@@ -1,0 +1,51 @@
+/**
+ * What the last runs copied, so a run whose source and target still hold the same digests skips an
+ * image with two HEAD requests even when --platform narrowed an index (then the target digest is not
+ * the source digest, and only a record of the pair tells they match). Losing the file only costs a
+ * manifest GET per such image on the next run.
+ */
+import { createHash } from 'node:crypto'
+import { mkdir, readFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { writeAtomic } from './report.js'
+
+export interface CopiedPair {
+  sourceDigest: string
+  targetDigest: string
+}
+
+export function defaultStatePath(specFile: string, env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state')
+  const hash = createHash('sha256').update(resolve(specFile)).digest('hex').slice(0, 16)
+  return join(base, 'airlock', `mirror-${hash}.json`)
+}
+
+export class MirrorState {
+  private constructor(
+    readonly path: string,
+    private readonly pairs: Record<string, CopiedPair>,
+  ) {}
+
+  static async load(path: string): Promise<MirrorState> {
+    try {
+      const doc = JSON.parse(await readFile(path, 'utf8')) as { pairs?: Record<string, CopiedPair> }
+      return new MirrorState(path, doc.pairs ?? {})
+    } catch {
+      return new MirrorState(path, {})
+    }
+  }
+
+  get(target: string): CopiedPair | undefined {
+    return this.pairs[target]
+  }
+
+  set(target: string, pair: CopiedPair): void {
+    this.pairs[target] = pair
+  }
+
+  async save(): Promise<void> {
+    await mkdir(dirname(this.path), { recursive: true })
+    await writeAtomic(this.path, `${JSON.stringify({ version: 1, pairs: this.pairs }, null, 1)}\n`)
+  }
+}
