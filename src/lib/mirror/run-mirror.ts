@@ -1,0 +1,182 @@
+/**
+ * `airlock mirror SPEC`: every selected tag of every source into the target registry (and Harbor
+ * project), incrementally and politely: tags are compared by digest with HEAD requests, immutable
+ * tags already there are not asked for, each registry gets its own concurrency and request rate,
+ * every image is retried and a failure never stops the others (exit 3 when any failed).
+ */
+import { runPool } from '../copy/pool.js'
+import { AirlockError } from '../errors.js'
+import { HarborClient } from '../harbor/client.js'
+import { parseDockerRef } from '../reference.js'
+import { listTags } from '../registry-ops.js'
+import { RegistryClient } from '../transports/registry/client.js'
+import type { RegistryOptions } from '../transports/registry/options.js'
+import { acquireLock, defaultLockPath } from './lock.js'
+import { mirrorImage } from './mirror-image.js'
+import { planImages } from './plan.js'
+import { RateLimiter } from './rate-limit.js'
+import { type RegistryCounters, registryOptionsFor, settingsFor } from './registry-settings.js'
+import { exitCodeOf, prometheusText, totalsOf, writeAtomic } from './report.js'
+import { loadMirrorSpec } from './spec.js'
+import { defaultStatePath, MirrorState } from './state.js'
+import type { ImageReport, MirrorReport, MirrorSpec } from './types.js'
+
+export interface MirrorOptions {
+  dryRun?: boolean
+  shard?: { index: number; count: number }
+  /** JSON report file (written atomically). */
+  reportFile?: string
+  /** Prometheus textfile (`*.prom`) for node_exporter. */
+  metricsFile?: string
+  lockFile?: string
+  lockWaitSeconds?: number
+  stateFile?: string
+  /** Blobs in flight per image (default 4). */
+  jobs?: number
+  signal?: AbortSignal
+  env?: NodeJS.ProcessEnv
+  /** Called as each image finishes (progress lines). */
+  onImage?: (r: ImageReport) => void
+}
+
+export async function runMirror(specFile: string, opts: MirrorOptions = {}): Promise<MirrorReport> {
+  const started = new Date()
+  const signal = opts.signal ?? new AbortController().signal
+  const spec = await loadMirrorSpec(specFile)
+  const lock = opts.dryRun
+    ? undefined
+    : await acquireLock(opts.lockFile ?? defaultLockPath(specFile), specFile, {
+        waitSeconds: opts.lockWaitSeconds,
+        signal,
+      })
+  try {
+    const counters: Record<string, RegistryCounters> = {}
+    const limiter = new RateLimiter((host) => settingsFor(spec, host))
+    const shared: Pick<RegistryOptions, 'throttle' | 'onRequest'> = {
+      throttle: limiter.throttle,
+      onRequest: (info) => {
+        const c = (counters[info.host] ??= { requests: 0 })
+        c.requests++
+        if (info.rateLimitRemaining !== undefined) c.rateLimitRemaining = info.rateLimitRemaining
+      },
+    }
+    const optionsCache = new Map<string, RegistryOptions>()
+    const optionsFor = (registry: string): RegistryOptions => {
+      let o = optionsCache.get(registry)
+      if (!o) {
+        o = registryOptionsFor(spec, registry, shared, opts.env)
+        optionsCache.set(registry, o)
+      }
+      return o
+    }
+    const clients = new Map<string, RegistryClient>()
+    const client = (registry: string, repository: string): RegistryClient => {
+      const key = `${registry}/${repository}`
+      let c = clients.get(key)
+      if (!c) {
+        c = new RegistryClient(registry, optionsFor(registry), repository)
+        clients.set(key, c)
+      }
+      return c
+    }
+
+    await prepareHarbor(spec, opts.dryRun ?? false, opts.env ?? process.env)
+    const plan = await planImages(
+      spec,
+      async (repo: string) => {
+        const ref = parseDockerRef(repo.replace(/^docker:\/\//, ''))
+        return (await listTags(`docker://${ref.name}`, optionsFor(ref.registry), signal)).tags
+      },
+      // Exact tags need no listing (one request per tag at most on a no-op run), unless signature
+      // tags must be found among the repository's tags.
+      { shard: opts.shard, trustExactTags: !spec.images.some((i) => i.referrers ?? spec.defaults.referrers) },
+    )
+    const state = await MirrorState.load(opts.stateFile ?? defaultStatePath(specFile, opts.env))
+    const images: ImageReport[] = new Array(plan.images.length)
+    await runPool(
+      plan.images.map((p, i) => [p, i] as const),
+      Math.max(1, spec.defaults.concurrency),
+      async ([p, i]) => {
+        images[i] = await mirrorImage(p, {
+          optionsFor,
+          client,
+          sourceTags: (source) =>
+            plan.sourceTags[parseDockerRef(source.replace(/^docker:\/\//, '')).name] ?? [],
+          state,
+          retries: spec.defaults.retries,
+          jobs: opts.jobs ?? 4,
+          dryRun: opts.dryRun ?? false,
+          signal,
+        })
+        opts.onImage?.(images[i])
+      },
+      signal,
+    ).catch((err) => {
+      if (!signal.aborted) throw err
+    })
+    for (let i = 0; i < images.length; i++) {
+      images[i] ??= {
+        source: plan.images[i].source,
+        target: plan.images[i].target,
+        action: 'failed',
+        bytes: 0,
+        seconds: 0,
+        attempts: 0,
+        error: { code: 'INTERRUPTED', message: 'not started: the run was interrupted' },
+      }
+    }
+    if (!opts.dryRun) await state.save().catch(() => undefined)
+    const errors = [
+      ...plan.errors,
+      ...plan.missing.map((m) => ({
+        source: m.source,
+        code: 'NOT_FOUND',
+        message: `tag ${m.tag} is not in ${m.source}`,
+      })),
+    ]
+    const finished = new Date()
+    const report: MirrorReport = {
+      spec: specFile,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      seconds: (finished.getTime() - started.getTime()) / 1000,
+      dryRun: opts.dryRun ?? false,
+      ...(opts.shard ? { shard: opts.shard } : {}),
+      images,
+      totals: totalsOf(images),
+      registries: counters,
+      exitCode: exitCodeOf(images, errors),
+      errors,
+    }
+    if (opts.reportFile) await writeAtomic(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`)
+    if (opts.metricsFile) await writeAtomic(opts.metricsFile, prometheusText(report))
+    return report
+  } finally {
+    await lock?.release()
+  }
+}
+
+/** The target Harbor project exists (created when the spec says so); a dry run only looks. */
+async function prepareHarbor(spec: MirrorSpec, dryRun: boolean, env: NodeJS.ProcessEnv): Promise<void> {
+  const h = spec.defaults.harbor
+  const project = spec.defaults.project
+  if (!h || !project) return
+  const password = h.credentials?.passwordEnv ? env[h.credentials.passwordEnv] : undefined
+  const harbor = new HarborClient({
+    url: h.url,
+    credentials: h.credentials?.username
+      ? { username: h.credentials.username, password: password ?? '' }
+      : undefined,
+    tlsVerify: spec.defaults.tlsVerify,
+  })
+  // Without the project every push would fail the same way: stop before planning, clearly.
+  if (!dryRun) {
+    await harbor.ensureProject(project, { create: h.createProject ?? false, storageLimit: h.storageLimit })
+    return
+  }
+  if (!(await harbor.projectExists(project)) && !h.createProject) {
+    throw new AirlockError('NOT_FOUND', `Harbor project ${project} does not exist at ${h.url}`, {
+      hint: 'create it, or set defaults.harbor.createProject: true',
+    })
+  }
+}
