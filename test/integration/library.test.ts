@@ -5,7 +5,15 @@
 
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AirlockError, type CopyEvent, closeAgents, copyImage, inspectImage, parseReference } from 'airlock'
+import {
+  AirlockError,
+  type CopyEvent,
+  closeAgents,
+  copyImage,
+  inspectImage,
+  parseReference,
+  RegistryClient,
+} from 'airlock'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchManifestRaw, makeImage, makeIndex, pushRaw } from '../helpers/images.js'
 import { startProxy } from '../helpers/proxy.js'
@@ -138,5 +146,26 @@ describe("import { parseReference, copyImage } from 'airlock'", () => {
     const uploads = join(b.rootDir, 'docker/registry/v2/repositories/lib/broken/_uploads')
     const files = await readdir(uploads, { recursive: true }).catch(() => [])
     expect(files.filter((f) => f.endsWith('startedat'))).toEqual([])
+  })
+
+  it('returns every keep-alive socket: 200 HEAD answers on one host leave the pool free', async () => {
+    const client = new RegistryClient(a.host, {}, 'lib/app')
+    // More than the agent's 64 sockets per host: a HEAD answer that is not read to its end keeps
+    // its socket, and the requests after the 64th would wait forever.
+    const work = async () => {
+      for (let i = 0; i < 200; i += 20) {
+        await Promise.all(
+          Array.from({ length: 20 }, (_, j) => client.headManifest('lib/app', `missing-${i + j}`)),
+        )
+      }
+      return client.listTags('lib/app')
+    }
+    const tags = await Promise.race([
+      work(),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('the socket pool is exhausted')), 10_000),
+      ),
+    ])
+    expect(tags).toContain('2')
   })
 })

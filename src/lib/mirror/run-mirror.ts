@@ -7,6 +7,7 @@
 import { runPool } from '../copy/pool.js'
 import { AirlockError } from '../errors.js'
 import { HarborClient } from '../harbor/client.js'
+import { inspectImage } from '../inspect.js'
 import { parseDockerRef } from '../reference.js'
 import { listTags } from '../registry-ops.js'
 import { RegistryClient } from '../transports/registry/client.js'
@@ -89,7 +90,19 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
       },
       // Exact tags need no listing (one request per tag at most on a no-op run), unless signature
       // tags must be found among the repository's tags.
-      { shard: opts.shard, trustExactTags: !spec.images.some((i) => i.referrers ?? spec.defaults.referrers) },
+      {
+        shard: opts.shard,
+        trustExactTags: !spec.images.some((i) => i.referrers ?? spec.defaults.referrers),
+        // `latest: {by: created}`: the image config's creation time (a manifest and a config GET per tag).
+        created: async (repo, tag) => {
+          const ref = parseDockerRef(repo)
+          const info = await inspectImage(`docker://${ref.name}:${tag}`, {
+            context: { registry: optionsFor(ref.registry), signal },
+          })
+          const when = info.images.find((i) => i.config?.created)?.config?.created
+          return when ? new Date(when) : undefined
+        },
+      },
     )
     const state = await MirrorState.load(opts.stateFile ?? defaultStatePath(specFile, opts.env))
     const images: ImageReport[] = new Array(plan.images.length)

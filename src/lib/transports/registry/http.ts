@@ -153,7 +153,8 @@ export class HostHttp {
         sameHost &&
         target.protocol === 'https:' &&
         this.allowHttp &&
-        !schemes.has(this.schemeKey) &&
+        // Unknown yet, or learned as http by a request that raced this one.
+        schemes.get(this.schemeKey) !== 'https' &&
         !(req.body && typeof req.body !== 'string' && !Buffer.isBuffer(req.body)) &&
         (NOT_TLS_CODES.has(anyCode) || /wrong version number|packet length too long/i.test(String(err)))
       ) {

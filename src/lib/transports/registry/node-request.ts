@@ -58,14 +58,18 @@ export function nodeRequest(
     req.on('error', reject)
     req.on('response', (res) => {
       const body = res as ResponseBody
+      // Reading a response to its end is what returns a keep-alive socket to the agent: a HEAD
+      // answer is `complete` at once, but until it is resumed and ends, its socket stays taken
+      // (64 such answers used to exhaust the pool and hang every later request to that host).
       body.dump = async () => {
-        if (res.complete || res.destroyed) return
-        res.resume()
-        await new Promise<void>((done) => {
+        if (res.readableEnded || res.destroyed) return
+        const ended = new Promise<void>((done) => {
           res.once('end', done)
           res.once('close', done)
           res.once('error', () => done())
         })
+        res.resume()
+        await ended
       }
       body.arrayBuffer = async () => {
         const b = await collect(res)
