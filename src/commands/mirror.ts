@@ -14,7 +14,7 @@ ${EXIT_CODES_HELP}`
   static override examples = [
     '<%= config.bin %> mirror mirror.yaml --dry-run',
     '<%= config.bin %> mirror mirror.yaml --report /var/log/airlock/mirror.json --metrics /var/lib/node_exporter/textfile/airlock.prom',
-    '<%= config.bin %> mirror mirror.yaml --shard ${JOB_COMPLETION_INDEX}/4 --json',
+    '<%= config.bin %> mirror mirror.yaml --shard "$JOB_COMPLETION_INDEX/4" --json',
   ]
   static override args = { spec: Args.string({ required: true, description: 'Mirror spec (YAML).' }) }
   static override flags = {

@@ -138,7 +138,7 @@ describe('tar index', () => {
     expect(e.hint).toMatch(/gunzip/)
 
     const missing = await refusal(path.join(root, 'no-such.tar'))
-    expect(missing.code).toBe('NOT_FOUND')
+    expect(missing.code).toBe('INVALID_INPUT')
   })
 })
 

@@ -56,7 +56,8 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
     const shared: Pick<RegistryOptions, 'throttle' | 'onRequest'> = {
       throttle: limiter.throttle,
       onRequest: (info) => {
-        const c = (counters[info.host] ??= { requests: 0 })
+        counters[info.host] ??= { requests: 0 }
+        const c = counters[info.host]
         c.requests++
         if (info.rateLimitRemaining !== undefined) c.rateLimitRemaining = info.rateLimitRemaining
       },
