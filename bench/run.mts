@@ -14,12 +14,14 @@ import { copyLarge } from './copy-large.mjs'
 import { copySmall } from './copy-small.mjs'
 import { type BenchResult, log, machine, printTable, warnIfStale, writeResults } from './lib.mjs'
 import { memory } from './memory.mjs'
+import { mirrorBench } from './mirror.mjs'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'cold-start': () => coldStart(),
   'copy-small': () => copySmall(),
   'copy-large': () => copyLarge(),
   memory: () => memory(),
+  mirror: () => mirrorBench(),
 }
 
 function listArg(name: string): string[] {
