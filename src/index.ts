@@ -22,9 +22,13 @@ export { type PushResult, pushImage } from './lib/engine-flows/push.js'
 export { type SaveResult, saveImage } from './lib/engine-flows/save.js'
 export { type TagAnywhereResult, tagAnywhere } from './lib/engine-flows/tag.js'
 export { AirlockError, type ErrorCode, EXIT, exitCodeFor, isAirlockError } from './lib/errors.js'
+export { HarborClient, type HarborClientOptions } from './lib/harbor/client.js'
 export { harborDestination, projectName } from './lib/harbor/project-name.js'
 export { type InspectResult, inspectImage, readRawManifest } from './lib/inspect.js'
 export { type Descriptor, MEDIA, type Platform, parseManifest, parsePlatform } from './lib/manifest.js'
+export { type MirrorOptions, runMirror } from './lib/mirror/run-mirror.js'
+export { loadMirrorSpec, parseMirrorSpec } from './lib/mirror/spec.js'
+export type { ImageReport, MirrorReport, MirrorSpec } from './lib/mirror/types.js'
 export {
   type ImageRef,
   isValidDigest,

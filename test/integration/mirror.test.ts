@@ -221,4 +221,41 @@ describe('airlock mirror', () => {
     expect(r.stderr).toContain(`${file}:5:`)
     expect(r.stderr).toMatch(/semver/)
   })
+
+  it('stops cleanly on SIGTERM: the unfinished image is not tagged, the lock is released', async () => {
+    const dst = await startRegistry()
+    const slow = await makeImage({ layerSizes: [40_000], seed: 777 })
+    await pushRaw(src, 'lib/slow', '1', slow)
+    const stalling = await startProxy(src.host, (req) =>
+      req.method === 'GET' && req.url?.endsWith(slow.layers[0].digest) ? { action: 'stall' } : undefined,
+    )
+    try {
+      const file = await spec(
+        'term',
+        dst,
+        `  - "${stalling.host}/lib/slow:1"\n  - "${stalling.host}/lib/tool:v1"\n`,
+      )
+      const lockFile = join(dir, 'term.lock')
+      let killed = false
+      const r = await runCli(['mirror', file, '--lock', lockFile], {
+        env: isolatedEnv(),
+        onStderrLine: (line, child) => {
+          // tool:v1 is done; slow:1 hangs on its layer: stop the run now.
+          if (line.startsWith('copied') && !killed) {
+            killed = true
+            setTimeout(() => child.kill('SIGTERM'), 200)
+          }
+        },
+      })
+      expect(killed).toBe(true)
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(/FAILED +.*lib\/slow:1.*interrupted/)
+      expect((await fetchManifestRaw(dst, 'mirror/slow', '1')).status).toBe(404)
+      expect((await fetchManifestRaw(dst, 'mirror/tool', 'v1')).status).toBe(200)
+      await expect(readFile(lockFile)).rejects.toThrow()
+    } finally {
+      await stalling.stop()
+      await dst.stop()
+    }
+  })
 })

@@ -159,7 +159,8 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
       images,
       totals: totalsOf(images),
       registries: counters,
-      exitCode: exitCodeOf(images, errors),
+      // An interrupted run is not a partial success: exit 1, with the report of what got done.
+      exitCode: signal.aborted ? 1 : exitCodeOf(images, errors),
       errors,
     }
     if (opts.reportFile) await writeAtomic(opts.reportFile, `${JSON.stringify(report, null, 2)}\n`)

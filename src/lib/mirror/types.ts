@@ -133,7 +133,7 @@ export interface MirrorReport {
   totals: { images: number; copied: number; skipped: number; failed: number; bytes: number }
   /** Requests made per registry host, and the last RateLimit-Remaining seen (Docker Hub). */
   registries: Record<string, { requests: number; rateLimitRemaining?: string }>
-  /** 0 all done, 3 some failed. */
+  /** 0 all done, 3 some failed, 1 interrupted (SIGINT/SIGTERM). */
   exitCode: number
   /** Source repositories whose tags could not be listed (also counted as failures). */
   errors: Array<{ source: string; code: string; message: string }>
