@@ -258,4 +258,21 @@ describe('airlock mirror', () => {
       await dst.stop()
     }
   })
+
+  it('holds each registry to its requests per second', async () => {
+    const dst = await startRegistry()
+    try {
+      const file = await spec('rps', dst, `  - source: ${proxy.host}/lib/app\n    all: true\n`, '')
+      // 1 tag listing + 8 HEADs to the source at 5 per second: at least 1.6 s; unthrottled it takes ~0.1 s.
+      await writeFile(file, `${await readFile(file, 'utf8')}registries:\n  "${proxy.host}": { rps: 5 }\n`)
+      const before = proxy.hits.length
+      const r = await mirror([file, '--dry-run', '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      const hits = proxy.hits.slice(before)
+      expect(hits.length).toBe(9)
+      expect(hits[8].at - hits[0].at).toBeGreaterThanOrEqual(1500)
+    } finally {
+      await dst.stop()
+    }
+  })
 })
