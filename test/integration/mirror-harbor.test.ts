@@ -31,6 +31,13 @@ beforeAll(async () => {
   sigTag = `${signed.manifest.digest.replace(':', '-')}.sig`
   await pushRaw(src, 'lib/signed', sigTag, await makeImage({ layerSizes: [300], seed: 602 }))
   await pushRaw(src, 'lib/signed', 'unrelated', await makeImage({ layerSizes: [300], seed: 603 }))
+  // The referrers tag schema (distribution-spec 1.1 fallback): sha256-<hex> with no suffix.
+  await pushRaw(
+    src,
+    'lib/signed',
+    sigTag.replace(/\.sig$/, ''),
+    await makeImage({ layerSizes: [200], seed: 604 }),
+  )
 }, 60_000)
 
 afterAll(async () => {
@@ -65,7 +72,12 @@ images:
     const report = json<MirrorReport>(r)
     expect(report.images).toHaveLength(1)
     expect(report.images[0].target).toBe(`docker://${harbor.host}/chem-lab/signed:1`)
-    expect(report.images[0].referrers).toEqual([`${harbor.host}/chem-lab/signed:${sigTag}`])
+    expect(report.images[0].referrers?.sort()).toEqual(
+      [
+        `${harbor.host}/chem-lab/signed:${sigTag}`,
+        `${harbor.host}/chem-lab/signed:${sigTag.replace(/\.sig$/, '')}`,
+      ].sort(),
+    )
     const project = harbor.projects.get('chem-lab')
     expect(project?.storageLimit).toBe(10 * 1024 * 1024)
     const backing = harbor.registry

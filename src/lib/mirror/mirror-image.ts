@@ -118,13 +118,18 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
 }
 
 /**
- * cosign's tag scheme: `sha256-<hex>.sig|.att|.sbom` in the image's repository, copied to the same
- * tags at the target (their manifests byte for byte). The OCI referrers API is not asked: registries
- * without it (distribution 2.8) answer 404, and the tag scheme is what cosign falls back to.
+ * cosign's tag scheme (`sha256-<hex>.sig|.att|.sbom`) and the referrers tag schema (`sha256-<hex>`)
+ * in the image's repository, copied to the same tags at the target (manifests byte for byte). The
+ * OCI referrers API itself is not asked: registries without it (distribution 2.8) answer 404, and
+ * these tags are what cosign and ORAS write there.
  */
 async function copySignatures(plan: PlannedImage, digest: string, ctx: ImageContext): Promise<string[]> {
   const prefix = `${digest.replace(':', '-')}`
-  const tags = ctx.sourceTags(plan.source).filter((t) => SIG_SUFFIXES.some((s) => t === `${prefix}${s}`))
+  // Plus the bare `sha256-<hex>` tag: the referrers tag schema of distribution-spec 1.1, the fallback
+  // index of referrers that clients write to registries without the referrers API.
+  const tags = ctx
+    .sourceTags(plan.source)
+    .filter((t) => t === prefix || SIG_SUFFIXES.some((s) => t === `${prefix}${s}`))
   const srcRepo = strip(plan.source).replace(/[:@][^/]*$/, '')
   const dstRepo = strip(plan.target).replace(/[:@][^/]*$/, '')
   const copied: string[] = []
