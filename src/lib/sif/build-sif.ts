@@ -1,0 +1,237 @@
+/**
+ * `airlock sif build SRC -o OUT.sif`: an image into a SIF file, through apptainer/singularity when
+ * one is installed (--builder auto) or with the built-in converter: layers are flattened in one
+ * streaming pass (whiteouts applied, owners kept), apptainer's /.singularity.d is added, the tar
+ * stream goes straight into tar2sqfs (or mksquashfs, which writes inside the SIF at the partition
+ * offset), and the SIF container is written around the squashfs. Nothing is extracted to disk; the
+ * output appears only when complete.
+ */
+import { createHash } from 'node:crypto'
+import { createReadStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join, resolve } from 'node:path'
+import { copyImage } from '../copy/copy-image.js'
+import { AirlockError } from '../errors.js'
+import type { Platform } from '../manifest.js'
+import type { TransportContext } from '../transports/transport.js'
+import { apptainerUri, buildWithApptainer, type ExternalBuilder, findBuilder } from './apptainer-builder.js'
+import { flattenLayers } from './flatten.js'
+import { openImageForSif } from './open-image.js'
+import { preflightSif } from './preflight.js'
+import { archCode } from './sif-format.js'
+import { writeSif } from './sif-writer.js'
+import { singularityFiles } from './singularity-d.js'
+import { makeSquashfs, type SquashfsTool } from './squashfs.js'
+
+export type BuilderChoice = 'auto' | ExternalBuilder | 'builtin'
+
+export interface SifBuildOptions {
+  builder?: BuilderChoice
+  platform?: Platform
+  /** Byte-identical output for the same input (nil ID, fixed times, the image's creation time). */
+  reproducible?: boolean
+  /** Temporary files (tar2sqfs's squashfs; apptainer's build directory). Default TMPDIR. */
+  tmpDir?: string
+  squashfsTool?: 'auto' | SquashfsTool
+  /** Build even when the preflight says the output will not fit. */
+  force?: boolean
+  context?: TransportContext
+  env?: NodeJS.ProcessEnv
+  signal?: AbortSignal
+  /** Bytes of the flattened root filesystem handed to the squashfs tool. */
+  onBytes?: (n: number, total: number) => void
+}
+
+export interface SifBuildResult {
+  builder: 'builtin' | ExternalBuilder
+  source: string
+  output: string
+  size: number
+  sha256: string
+  arch?: string
+  squashfsTool?: SquashfsTool
+  seconds: number
+}
+
+/** A bare `.tar` is a docker-archive (as apptainer's docker-archive:// takes `docker save` output). */
+export function sifSourceReference(src: string): string {
+  if (/^[a-z][a-z0-9-]*:/.test(src) && !/^[a-zA-Z]:[\\/]/.test(src)) {
+    const prefix = src.slice(0, src.indexOf(':'))
+    if (
+      ['docker', 'oci', 'oci-archive', 'docker-archive', 'containers-storage', 'docker-daemon'].includes(
+        prefix,
+      )
+    )
+      return src
+  }
+  if (/\.(tar|tar\.gz|tgz)$/i.test(src)) return `docker-archive:${src}`
+  return src
+}
+
+export async function buildSif(
+  src: string,
+  out: string,
+  opts: SifBuildOptions = {},
+): Promise<SifBuildResult> {
+  const started = performance.now()
+  const source = sifSourceReference(src)
+  const output = resolve(out)
+  const choice = opts.builder ?? 'auto'
+  const env = opts.env ?? process.env
+  if (choice !== 'builtin') {
+    const found = await findBuilder(env)
+    const wanted = choice === 'auto' ? found : found?.name === choice ? found : await findNamed(choice, env)
+    if (wanted) return external(source, output, wanted, opts, started)
+    if (choice !== 'auto') {
+      throw new AirlockError('NOT_FOUND', `${choice} is not installed or not on PATH`, {
+        hint: 'install it, or use --builder builtin (needs tar2sqfs or mksquashfs)',
+      })
+    }
+  }
+  return builtin(source, output, opts, started)
+}
+
+async function findNamed(name: ExternalBuilder, env: NodeJS.ProcessEnv) {
+  const { findExecutable } = await import('../engine/index.js')
+  const path = await findExecutable(name, env)
+  return path ? { name, path } : undefined
+}
+
+async function external(
+  source: string,
+  output: string,
+  builder: { name: ExternalBuilder; path: string },
+  opts: SifBuildOptions,
+  started: number,
+): Promise<SifBuildResult> {
+  let uri = apptainerUri(source)
+  let scratch: string | undefined
+  try {
+    if (!uri) {
+      // apptainer cannot read this transport (podman storage): hand it a docker-archive.
+      scratch = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'airlock-sif-'))
+      const file = join(scratch, 'image.tar')
+      await copyImage(source, `docker-archive:${file}`, {
+        platforms: opts.platform ? [opts.platform] : undefined,
+        signal: opts.signal,
+        source: opts.context,
+      })
+      uri = `docker-archive://${file}`
+    }
+    const r = await buildWithApptainer(uri, output, {
+      builder,
+      tmpDir: opts.tmpDir,
+      env: opts.env,
+      signal: opts.signal,
+    })
+    return {
+      builder: builder.name,
+      source,
+      output,
+      size: r.size,
+      sha256: await sha256File(output),
+      seconds: (performance.now() - started) / 1000,
+    }
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+async function builtin(
+  source: string,
+  output: string,
+  opts: SifBuildOptions,
+  started: number,
+): Promise<SifBuildResult> {
+  const image = await openImageForSif(source, {
+    platform: opts.platform,
+    context: opts.context,
+    signal: opts.signal,
+  })
+  let scratch: string | undefined
+  try {
+    archCode(image.arch) // an architecture SIF cannot name is refused before any work
+    const tool = opts.squashfsTool ?? 'auto'
+    await preflightSif(output, image.layerBytes, {
+      tmpDir: tool === 'mksquashfs' ? undefined : (opts.tmpDir ?? tmpdir()),
+      force: opts.force,
+    })
+    const created = opts.reproducible ? (image.created ?? new Date(0)) : new Date()
+    const files = singularityFiles(image.config, {
+      from: source.startsWith('docker-archive:') ? basename(source.slice('docker-archive:'.length)) : source,
+      arch: image.arch,
+      variant: image.variant,
+      created,
+    })
+    let done = 0
+    const tar = flattenLayers(image.layers, {
+      extra: files.extra,
+      signal: opts.signal,
+      layerNames: image.layerNames,
+      impliedMtime: created,
+    })
+    const squashOpts = {
+      reproducible: opts.reproducible,
+      mtime: created,
+      signal: opts.signal,
+      env: opts.env,
+      onBytes: (n: number) => {
+        done += n
+        opts.onBytes?.(done, image.layerBytes)
+      },
+    }
+    const plan = {
+      definition: files.deffile.toString('utf8'),
+      json: { 'inspect-metadata.json': files.inspectMetadataJson, 'oci-config.json': files.ociConfigJson },
+      arch: image.arch,
+      reproducible: opts.reproducible,
+      ...(opts.reproducible ? {} : { createdAt: created }),
+    }
+    let usedTool: SquashfsTool
+    let written: Awaited<ReturnType<typeof writeSif>>
+    if (tool === 'mksquashfs') {
+      // mksquashfs writes the partition inside the SIF's temporary file: no extra disk at all.
+      usedTool = 'mksquashfs'
+      written = await writeSif(
+        output,
+        plan,
+        {
+          writeAt: async (tempPath, offset) => {
+            await makeSquashfs(tar, { file: tempPath, offset }, { ...squashOpts, tool: 'mksquashfs' })
+          },
+        },
+        { signal: opts.signal },
+      )
+    } else {
+      // tar2sqfs writes a squashfs file, copied into the SIF: extra disk = the partition, once.
+      scratch = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'airlock-sif-'))
+      const sq = join(scratch, 'rootfs.squashfs')
+      usedTool = (await makeSquashfs(tar, { file: sq }, { ...squashOpts, tool })).tool
+      written = await writeSif(output, plan, { file: sq }, { signal: opts.signal })
+    }
+    return {
+      builder: 'builtin',
+      source,
+      output,
+      size: written.size,
+      sha256: written.sha256,
+      arch: image.arch,
+      squashfsTool: usedTool,
+      seconds: (performance.now() - started) / 1000,
+    }
+  } finally {
+    await image.close()
+    if (scratch) await rm(scratch, { recursive: true, force: true })
+  }
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const h = createHash('sha256')
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('end', () => res(h.digest('hex')))
+      .on('error', rej)
+  })
+}

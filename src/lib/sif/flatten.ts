@@ -1,0 +1,238 @@
+/**
+ * Flattening image layers into one rootfs tar stream, for tar2sqfs / mksquashfs -tar (squashfs.ts),
+ * without extracting anything to disk.
+ *
+ * Order: layers are read from the TOP (last) to the BOTTOM (first), each exactly once, and an entry
+ * is written only when no upper layer decided its path (flatten-state.ts has the OCI rules). Top-down
+ * makes every decision final when it is made, so file contents stream straight from the layer to the
+ * output and memory holds paths and small numbers, never data. The alternatives cost more: bottom-up
+ * needs either extraction or a first pass over every layer to find the winners (each layer read and
+ * decompressed twice, downloaded twice from a registry).
+ *
+ * What top-down costs instead, and how it is paid:
+ * - directories: the first entry seen for a directory is the topmost, so its metadata is right; a
+ *   directory that only appears below its contents is written after them (both tar2sqfs and
+ *   mksquashfs -tar create missing parents and take a later directory entry's metadata);
+ * - hard links: a link must come after its target (mksquashfs -tar silently drops it otherwise;
+ *   tar2sqfs does not mind); flatten-links.ts holds links back until their target's data is written,
+ *   reading a layer a second time only in the rare case where a target that lost its path was
+ *   already passed;
+ * - an entry repeated within one layer: the first one is kept (tar extraction would keep the last;
+ *   image builders do not write duplicates).
+ *
+ * Also: whiteout markers never appear in the output; owners are numeric only (uname/gname dropped
+ * unless `ownerNames`, see FlattenOptions); the root entry (`./`) of layers is skipped (the
+ * root is 0755 root:root, as apptainer's build directory); directories no layer has an entry for are
+ * written last as 0755 root:root with `impliedMtime`, so output does not depend on the tool's defaults.
+ * `extra.override` entries are a layer above the image, `extra.ifMissing` ones are added where the
+ * merged tree has nothing. A failing layer (corrupt gzip, short tar, hostile entry) errors the output
+ * stream, so the squashfs tool is stopped and no image is left.
+ */
+import type { Readable } from 'node:stream'
+import { AirlockError } from '../errors.js'
+import { type LayerSource, readLayer } from './flatten-layer.js'
+import { type Inode, LinkTracker } from './flatten-links.js'
+import { MergeState } from './flatten-state.js'
+import { displayName, type TarEntry, TarOutput } from './flatten-tar-out.js'
+
+export type { TarEntry } from './flatten-tar-out.js'
+
+/** A file, directory or symlink airlock adds to the rootfs (e.g. /.singularity.d). */
+export interface ExtraEntry {
+  /** Relative to the root, no leading slash: `.singularity.d/runscript`. */
+  path: string
+  type: 'file' | 'directory' | 'symlink'
+  mode: number
+  /** Default 0 (root). */
+  uid?: number
+  gid?: number
+  mtime: Date
+  /** File contents. */
+  data?: Buffer
+  /** Symlink target, as stored. */
+  target?: string
+}
+
+export interface ExtraEntries {
+  /** Replace whatever the layers have at these paths (a layer above the image's). */
+  override?: ExtraEntry[]
+  /** Added only where the merged tree has nothing at that path. */
+  ifMissing?: ExtraEntry[]
+}
+
+/** Opens one layer blob as it is stored (gzip, uncompressed; zstd where Node.js has it). */
+export type LayerOpener = () => Promise<Readable>
+
+export interface FlattenOptions {
+  signal?: AbortSignal
+  extra?: ExtraEntries
+  /** Names layers in messages (e.g. their digests), in layer order. */
+  layerNames?: string[]
+  /** mtime of directories that no layer has an entry for (default the epoch). */
+  impliedMtime?: Date
+  /**
+   * Keep the owner names (uname/gname) of entries. Off by default: ownership in images is numeric,
+   * and mksquashfs -tar (4.5) maps names through the HOST's user database when present (a file of
+   * uid 1000 named "daemon" becomes uid 1), so names would change owners.
+   */
+  ownerNames?: boolean
+}
+
+/** One tar stream of the merged rootfs of `layers` (bottom first, as in a manifest). */
+export function flattenLayers(layers: LayerOpener[], opts: FlattenOptions = {}): Readable {
+  if (!layers.length) {
+    throw new AirlockError(
+      'INVALID_INPUT',
+      'the image has no layers, so there is no root filesystem to convert',
+      {
+        hint: 'apptainer refuses it too ("no extractable OCI/Docker tar layers found"); check the archive',
+      },
+    )
+  }
+  const onAbort = () => out.fail(new AirlockError('INTERRUPTED', 'flattening the layers was interrupted'))
+  const out: TarOutput = new TarOutput(() => {
+    new Flattener(layers, opts, out)
+      .run()
+      .then(() => out.finish())
+      .catch((err: unknown) => out.fail(err instanceof Error ? err : new Error(String(err))))
+      .finally(() => opts.signal?.removeEventListener('abort', onAbort))
+  })
+  if (opts.signal?.aborted) onAbort()
+  else opts.signal?.addEventListener('abort', onAbort, { once: true })
+  return out
+}
+
+class Flattener {
+  private readonly state = new MergeState()
+  private readonly links = new LinkTracker()
+  private readonly sources: LayerSource[]
+
+  constructor(
+    layers: LayerOpener[],
+    private readonly opts: FlattenOptions,
+    private readonly out: TarOutput,
+  ) {
+    const n = layers.length
+    this.sources = layers.map((open, i) => {
+      const name = opts.layerNames?.[i]
+      return { label: `layer ${i + 1}/${n}${name ? ` (${name})` : ''}`, open }
+    })
+  }
+
+  async run(): Promise<void> {
+    const { signal, extra } = this.opts
+    this.links.startLayer('airlock additions')
+    for (const [i, x] of (extra?.override ?? []).entries())
+      await this.item(extraEntry(x), x.data, i, 'additions')
+    this.state.endLayer()
+    for (let i = this.sources.length - 1; i >= 0; i--) {
+      const src = this.sources[i]
+      this.links.startLayer(src.label)
+      let position = 0
+      for await (const { entry, body } of readLayer(src, signal)) {
+        if (entry) await this.item(entry, body, position, src.label)
+        position++
+      }
+      this.state.endLayer()
+      const again = this.links.refetch()
+      if (again.size) await this.refetch(src, again)
+    }
+    this.links.finish()
+    for (const x of extra?.ifMissing ?? []) {
+      signal?.throwIfAborted()
+      if (this.state.addIfMissing(x.path, x.type === 'directory')) await this.write(extraEntry(x), x.data)
+    }
+    const mtime = Math.floor((this.opts.impliedMtime?.getTime() ?? 0) / 1000)
+    for (const path of this.state.impliedDirectories()) {
+      await this.write({ path, type: 'directory', mode: 0o755, uid: 0, gid: 0, mtime, size: 0 })
+    }
+  }
+
+  /** Every entry goes out here: owner names are dropped unless asked for (see FlattenOptions). */
+  private write(entry: TarEntry, body?: AsyncIterable<Buffer> | Buffer): Promise<void> {
+    if (this.opts.ownerNames) return this.out.add(entry, body)
+    const { uname: _u, gname: _g, ...numeric } = entry
+    return this.out.add(numeric, body)
+  }
+
+  private async item(
+    entry: TarEntry,
+    body: AsyncIterable<Buffer> | Buffer | undefined,
+    position: number,
+    label: string,
+  ): Promise<void> {
+    const slash = entry.path.lastIndexOf('/')
+    const dir = slash < 0 ? '' : entry.path.slice(0, slash)
+    const base = entry.path.slice(slash + 1)
+    if (base.startsWith('.wh.')) {
+      this.marker(dir, base, label, entry)
+      return
+    }
+    if (entry.type === 'directory') {
+      this.links.directory(entry.path)
+      if (this.state.directory(entry.path)) await this.write(entry)
+      return
+    }
+    if (entry.type === 'link') {
+      for (const e of this.links.link(entry, this.state.nonDirectory(entry.path))) await this.write(e)
+      return
+    }
+    const waiting = this.links.takeWanted(entry.path)
+    let written: string | undefined
+    if (this.state.nonDirectory(entry.path)) written = entry.path
+    else if (waiting?.pending.length) written = waiting.pending[0].path
+    if (written !== undefined) await this.write({ ...entry, path: written }, body)
+    for (const e of this.links.target(entry.path, position, waiting, written)) await this.write(e)
+  }
+
+  /** `.wh..wh..opq`, `.wh.NAME`; other `.wh..wh.*` names (aufs metadata) are dropped. */
+  private marker(dir: string, base: string, label: string, entry: TarEntry): void {
+    if (base === '.wh..wh..opq') {
+      this.state.opaque(dir)
+      return
+    }
+    if (base.startsWith('.wh..wh.')) return
+    const name = base.slice('.wh.'.length)
+    if (name === '' || name === '.' || name === '..') {
+      throw new AirlockError('INVALID_INPUT', `${label}: whiteout ${displayName(entry.path)} names no file`, {
+        hint: 'the layer is corrupt or was made to remove files outside its directory; rebuild the image',
+      })
+    }
+    this.state.whiteout(dir ? `${dir}/${name}` : name)
+  }
+
+  /** Reads a layer again for the data of targets that lost their path while a link to them won. */
+  private async refetch(src: LayerSource, wanted: Map<number, Inode>): Promise<void> {
+    let position = 0
+    for await (const { entry, body } of readLayer(src, this.opts.signal)) {
+      const inode = wanted.get(position++)
+      if (!inode || !entry) continue
+      const name = inode.pending[0].path
+      await this.write({ ...entry, path: name }, body)
+      for (const e of this.links.resolve(inode, name)) await this.write(e)
+      wanted.delete(position - 1)
+      if (!wanted.size) break
+    }
+    if (wanted.size) {
+      throw new AirlockError('INVALID_INPUT', `${src.label} changed while it was read`, {
+        hint: 'the image source changed during the conversion; try again',
+      })
+    }
+  }
+}
+
+function extraEntry(x: ExtraEntry): TarEntry {
+  const binary = (s: string) => Buffer.from(s, 'utf8').toString('latin1')
+  return {
+    path: binary(x.path),
+    type: x.type,
+    mode: x.mode,
+    uid: x.uid ?? 0,
+    gid: x.gid ?? 0,
+    uname: (x.uid ?? 0) === 0 ? 'root' : undefined,
+    gname: (x.gid ?? 0) === 0 ? 'root' : undefined,
+    mtime: Math.floor(x.mtime.getTime() / 1000),
+    size: x.type === 'file' ? (x.data?.length ?? 0) : 0,
+    ...(x.type === 'symlink' ? { linkname: binary(x.target ?? '') } : {}),
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * A squashfs image from a rootfs tar stream, by tar2sqfs (squashfs-tools-ng) or mksquashfs -tar
+ * (squashfs-tools >= 4.5), the tar fed to the tool's stdin with backpressure.
+ *
+ * Ownership, modes, times and xattrs come from the tar headers with both tools (never -all-root), so
+ * a build as an ordinary user keeps root-owned files root-owned. What differs (measured with
+ * squashfs-tools-ng 1.2.0 and squashfs-tools 4.5.1):
+ * - root directory: tar2sqfs gives it the --defaults (uid=0,gid=0,mode=0755,mtime); mksquashfs -tar
+ *   gives it the CALLING user's uid/gid and the current time (-root-uid/-root-gid/-root-time and
+ *   pseudo files are ignored or refused with -tar); only -root-mode works, so 0755 is passed;
+ * - hard links: tar2sqfs resolves a link to a target further on; mksquashfs drops such a link with a
+ *   warning and exit 0, so its stderr is checked (flatten.ts always writes targets first);
+ * - times: tar2sqfs is deterministic (superblock time = --defaults mtime, default 0, same output for
+ *   any -j); mksquashfs stamps the superblock and root with the current time unless SOURCE_DATE_EPOCH
+ *   is set, which also clamps later file times to it (as apptainer --reproducible does);
+ * - offset: only mksquashfs can write at an offset (-offset), and with -noappend it TRUNCATES the
+ *   file and zero-fills the bytes before the offset: write anything that goes there afterwards.
+ * - owner names: mksquashfs -tar maps uname/gname through the HOST's user and group database when
+ *   present (uid 1000 named "daemon" becomes 1 here); tar2sqfs uses the numbers. flattenLayers
+ *   writes numeric owners only, by default;
+ * - duplicate names: tar2sqfs fails ("File exists"), mksquashfs keeps the first (flatten.ts writes
+ *   each path once).
+ */
+
+import { stat, unlink } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
+import type { Readable } from 'node:stream'
+import { AirlockError, isAirlockError } from '../errors.js'
+import { onPath, runWithInput } from '../exec.js'
+
+export type SquashfsTool = 'tar2sqfs' | 'mksquashfs'
+export type SquashfsCompressor = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzo' | 'lzma'
+
+export interface SquashfsTarget {
+  file: string
+  /** Byte offset to write the image at (mksquashfs only); the file's bytes before it end up zero. */
+  offset?: number
+}
+
+export interface SquashfsOptions {
+  /** Default auto: tar2sqfs when installed, else mksquashfs; mksquashfs when an offset is asked. */
+  tool?: 'auto' | SquashfsTool
+  /** Default gzip, what apptainer uses and every squashfs driver reads. */
+  compressor?: SquashfsCompressor
+  /** Byte-identical output for the same input (needs `mtime` with mksquashfs). */
+  reproducible?: boolean
+  /** Time of the root directory and superblock (tar2sqfs), SOURCE_DATE_EPOCH (mksquashfs, reproducible). */
+  mtime?: Date
+  signal?: AbortSignal
+  /** Bytes of tar handed to the tool so far, chunk by chunk. */
+  onBytes?: (n: number) => void
+  /** Compressor threads (default: the CPUs available). */
+  jobs?: number
+  env?: NodeJS.ProcessEnv
+}
+
+export interface SquashfsResult {
+  tool: SquashfsTool
+  /** Size of the squashfs image (without the offset). */
+  size: number
+}
+
+const INSTALL: Record<SquashfsTool, string> = {
+  tar2sqfs: 'apt-get install squashfs-tools-ng (dnf install squashfs-tools-ng)',
+  mksquashfs: 'apt-get install squashfs-tools (dnf install squashfs-tools), version 4.5 or later for -tar',
+}
+
+/** Writes the squashfs image of the tar stream `tar` to `out.file`; removes the file on any failure. */
+export async function makeSquashfs(
+  tar: Readable,
+  out: SquashfsTarget,
+  opts: SquashfsOptions = {},
+): Promise<SquashfsResult> {
+  const offset = out.offset ?? 0
+  let tool: SquashfsTool
+  try {
+    tool = await chooseTool(opts.tool ?? 'auto', offset, opts.env)
+  } catch (err) {
+    tar.destroy()
+    throw err
+  }
+  const mtime = Math.floor((opts.mtime?.getTime() ?? 0) / 1000)
+  if (opts.reproducible && tool === 'mksquashfs' && !opts.mtime) {
+    tar.destroy()
+    throw new AirlockError(
+      'INVALID_INPUT',
+      'a reproducible image from mksquashfs needs a time for SOURCE_DATE_EPOCH',
+      {
+        hint: "pass the image's creation time as mtime",
+      },
+    )
+  }
+  const jobs = String(Math.max(1, opts.jobs ?? availableParallelism()))
+  const comp = opts.compressor ?? 'gzip'
+  const args =
+    tool === 'tar2sqfs'
+      ? ['--quiet', '--force', '--no-skip', '--compressor', comp, '--num-jobs', jobs].concat([
+          '--defaults',
+          `uid=0,gid=0,mode=0755,mtime=${mtime}`,
+          out.file,
+        ])
+      : [
+          '-',
+          out.file,
+          '-tar',
+          '-noappend',
+          '-quiet',
+          '-no-progress',
+          '-comp',
+          comp,
+          '-processors',
+          jobs,
+        ].concat(['-root-mode', '0755'], offset ? ['-offset', String(offset)] : [])
+  const env = { ...(opts.env ?? process.env) }
+  delete env.SOURCE_DATE_EPOCH
+  if (opts.reproducible && tool === 'mksquashfs') env.SOURCE_DATE_EPOCH = String(mtime)
+  try {
+    const res = await runWithInput(tool, args, tar, {
+      env,
+      signal: opts.signal,
+      reject: false,
+      label: tool,
+      onInputBytes: opts.onBytes,
+    })
+    if (res.notFound) {
+      throw new AirlockError('EXEC_FAILED', `${tool} is not installed or not on PATH`, {
+        hint: INSTALL[tool],
+      })
+    }
+    const lost = /Could not resolve hardlink.*/.exec(res.stderr)
+    if (res.exitCode !== 0 || lost) {
+      const why = lost ? lost[0] : lastLines(res.stderr) || `exit status ${res.exitCode}`
+      throw new AirlockError('EXEC_FAILED', `${tool} failed to write ${out.file}: ${why}`, {
+        hint: 'check the free space and permissions of the output directory',
+      })
+    }
+    return { tool, size: (await stat(out.file)).size - offset }
+  } catch (err) {
+    await unlink(out.file).catch(() => undefined)
+    if (opts.signal?.aborted && !(isAirlockError(err) && err.code === 'INTERRUPTED')) {
+      throw new AirlockError('INTERRUPTED', `writing ${out.file} was interrupted`, { cause: err })
+    }
+    throw err
+  }
+}
+
+async function chooseTool(
+  wanted: 'auto' | SquashfsTool,
+  offset: number,
+  env: NodeJS.ProcessEnv | undefined,
+): Promise<SquashfsTool> {
+  if (wanted === 'tar2sqfs' && offset) {
+    throw new AirlockError('INVALID_INPUT', 'tar2sqfs cannot write a squashfs image at an offset', {
+      hint: 'use mksquashfs (squashfs-tools >= 4.5), or write the image to its own file and copy it',
+    })
+  }
+  const tool: SquashfsTool = wanted !== 'auto' ? wanted : offset ? 'mksquashfs' : 'tar2sqfs'
+  if (await onPath(tool, env)) return tool
+  if (wanted === 'auto' && tool === 'tar2sqfs' && (await onPath('mksquashfs', env))) return 'mksquashfs'
+  throw new AirlockError(
+    'EXEC_FAILED',
+    wanted === 'auto' && !offset
+      ? 'neither tar2sqfs nor mksquashfs is installed'
+      : `${tool} is not installed or not on PATH`,
+    { hint: wanted === 'auto' && !offset ? `${INSTALL.tar2sqfs}, or ${INSTALL.mksquashfs}` : INSTALL[tool] },
+  )
+}
+
+function lastLines(text: string): string {
+  return text.trim().split('\n').slice(-5).join(' | ')
+}
