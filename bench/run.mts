@@ -15,6 +15,7 @@ import { copySmall } from './copy-small.mjs'
 import { type BenchResult, log, machine, printTable, warnIfStale, writeResults } from './lib.mjs'
 import { memory } from './memory.mjs'
 import { mirrorBench } from './mirror.mjs'
+import { sifBench } from './sif.mjs'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'cold-start': () => coldStart(),
@@ -22,6 +23,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'copy-large': () => copyLarge(),
   memory: () => memory(),
   mirror: () => mirrorBench(),
+  sif: () => sifBench(),
 }
 
 function listArg(name: string): string[] {

@@ -1,6 +1,7 @@
 /**
  * The one place that runs child processes (execa), with typed results and errors.
  */
+import type { Readable } from 'node:stream'
 import { AirlockError } from './errors.js'
 
 export interface RunResult {
@@ -35,6 +36,105 @@ export async function run(program: string, args: string[], opts: RunOptions = {}
     cancelSignal: opts.signal,
     stripFinalNewline: false,
   })
+  const notFound = (res as { code?: string }).code === 'ENOENT'
+  const out: RunResult = {
+    exitCode: res.exitCode ?? (notFound ? 127 : 1),
+    stdout: String(res.stdout ?? ''),
+    stderr: String(res.stderr ?? ''),
+    notFound,
+  }
+  if ((opts.reject ?? true) && (out.exitCode !== 0 || notFound)) {
+    throw new AirlockError(
+      'EXEC_FAILED',
+      notFound
+        ? `${program} is not installed or not on PATH`
+        : `${opts.label ?? `${program} ${args[0] ?? ''}`} exited with ${out.exitCode}: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`,
+      { hint: notFound ? `install ${program}` : undefined },
+    )
+  }
+  return out
+}
+
+/** Whether `program` is an executable file on PATH (or at that path, when it has a slash). */
+export async function onPath(program: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const { access, constants } = await import('node:fs/promises')
+  const { delimiter, join } = await import('node:path')
+  const dirs = program.includes('/') ? [''] : (env.PATH ?? '').split(delimiter).filter(Boolean)
+  for (const dir of dirs) {
+    try {
+      await access(dir ? join(dir, program) : program, constants.X_OK)
+      return true
+    } catch {}
+  }
+  return false
+}
+
+export interface InputRunOptions extends Omit<RunOptions, 'input'> {
+  /** Called with the size of every chunk handed to the program's stdin. */
+  onInputBytes?: (n: number) => void
+}
+
+/**
+ * Runs a program with `input` streamed into its stdin, with backpressure. When `input` fails, the
+ * program is killed and the input's error is thrown (the program never sees a short stream as a
+ * complete one). When the program exits early, `input` is destroyed and the exit status decides.
+ */
+export async function runWithInput(
+  program: string,
+  args: string[],
+  input: Readable,
+  opts: InputRunOptions = {},
+): Promise<RunResult> {
+  const { execa } = await import('execa')
+  const sub = execa(program, args, {
+    stdin: 'pipe',
+    env: opts.env,
+    extendEnv: opts.env === undefined,
+    cwd: opts.cwd,
+    reject: false,
+    timeout: opts.timeoutMs,
+    cancelSignal: opts.signal,
+    stripFinalNewline: false,
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  let inputError: unknown
+  const stdin = sub.stdin
+  // EPIPE when the program exits before reading everything: its exit status says why.
+  stdin.on('error', () => undefined)
+  const feed = (async () => {
+    try {
+      for await (const chunk of input) {
+        if (stdin.destroyed) break
+        opts.onInputBytes?.((chunk as Buffer).length)
+        if (!stdin.write(chunk)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              stdin.off('drain', done)
+              stdin.off('close', done)
+              resolve()
+            }
+            stdin.on('drain', done)
+            stdin.on('close', done)
+          })
+        }
+      }
+    } catch (err) {
+      inputError = err
+      sub.kill()
+      stdin.destroy()
+      return
+    }
+    if (stdin.destroyed) input.destroy()
+    else stdin.end()
+  })()
+  const res = await sub
+  await feed
+  if (inputError !== undefined) throw inputError
+  if (res.isCanceled) {
+    throw new AirlockError('INTERRUPTED', `${opts.label ?? program} was interrupted`, {
+      cause: opts.signal?.reason,
+    })
+  }
   const notFound = (res as { code?: string }).code === 'ENOENT'
   const out: RunResult = {
     exitCode: res.exitCode ?? (notFound ? 127 : 1),

@@ -126,7 +126,7 @@ export class MergeState {
     return true
   }
 
-  /** Directories something needs but no layer had an entry for, parents first. */
+  /** Directories something needs but no layer had an entry for (any order: tools take them late). */
   *impliedDirectories(): Generator<string> {
     for (const [path, f] of this.paths) if ((f & KIND) === DIR && !(f & META)) yield path
   }
