@@ -136,7 +136,7 @@ export async function sifBench(
     rows: [
       row(
         'sif',
-        `built-in conversion, ${totalMb} MiB image (median wall)`,
+        `built-in conversion vs bare tar2sqfs, ${totalMb} MiB image (median wall)`,
         's',
         a,
         p,

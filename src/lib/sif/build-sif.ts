@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { basename, join, resolve } from 'node:path'
+import { basename, dirname, join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy-image.js'
 import { AirlockError } from '../errors.js'
 import type { Platform } from '../manifest.js'
@@ -31,7 +31,10 @@ export interface SifBuildOptions {
   platform?: Platform
   /** Byte-identical output for the same input (nil ID, fixed times, the image's creation time). */
   reproducible?: boolean
-  /** Temporary files (tar2sqfs's squashfs; apptainer's build directory). Default TMPDIR. */
+  /**
+   * apptainer's build directory (APPTAINER_TMPDIR), and where a docker-archive is staged for it.
+   * The built-in converter needs none: its squashfs is written next to the output.
+   */
   tmpDir?: string
   squashfsTool?: 'auto' | SquashfsTool
   /** Build even when the preflight says the output will not fit. */
@@ -153,10 +156,8 @@ async function builtin(
   try {
     archCode(image.arch) // an architecture SIF cannot name is refused before any work
     const tool = opts.squashfsTool ?? 'auto'
-    await preflightSif(output, image.layerBytes, {
-      tmpDir: tool === 'mksquashfs' ? undefined : (opts.tmpDir ?? tmpdir()),
-      force: opts.force,
-    })
+    // The squashfs is written next to the output and becomes part of it: one output's worth of space.
+    await preflightSif(output, image.layerBytes, { force: opts.force })
     const created = opts.reproducible ? (image.created ?? new Date(0)) : new Date()
     const files = singularityFiles(image.config, {
       from: source.startsWith('docker-archive:') ? basename(source.slice('docker-archive:'.length)) : source,
@@ -204,11 +205,12 @@ async function builtin(
         { signal: opts.signal },
       )
     } else {
-      // tar2sqfs writes a squashfs file, copied into the SIF: extra disk = the partition, once.
-      scratch = await mkdtemp(join(opts.tmpDir ?? tmpdir(), 'airlock-sif-'))
+      // tar2sqfs writes a squashfs file next to the output; the SIF header is then put in front of
+      // it in place (fallocate --insert-range) where the filesystem allows, else it is copied in.
+      scratch = await mkdtemp(join(dirname(output), `.${basename(output)}.build-`))
       const sq = join(scratch, 'rootfs.squashfs')
       usedTool = (await makeSquashfs(tar, { file: sq }, { ...squashOpts, tool })).tool
-      written = await writeSif(output, plan, { file: sq }, { signal: opts.signal })
+      written = await writeSif(output, plan, { file: sq, consume: true }, { signal: opts.signal })
     }
     return {
       builder: 'builtin',

@@ -13,6 +13,7 @@ import { createReadStream } from 'node:fs'
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AirlockError, isAirlockError, toAirlockError } from '../errors.js'
+import { run } from '../exec.js'
 import { archCode, DataType, DETERMINISTIC_TIME, FsType, NAME_LENGTH, PartType } from './sif-format.js'
 import { encodeSifPrefix, layoutSif, type SifObjectInput } from './sif-layout.js'
 
@@ -32,8 +33,13 @@ export interface SifPlan {
 }
 
 export type SifPartitionSource =
-  /** Copy a finished squashfs file. */
-  | { file: string }
+  /**
+   * A finished squashfs file, copied in. With `consume`, the file is given up to the SIF: when it is
+   * on the output's filesystem and that filesystem can insert a range (ext4, XFS: `fallocate
+   * --insert-range`), room for the header is opened in front of it and nothing is copied; otherwise
+   * it is copied and then removed.
+   */
+  | { file: string; consume?: boolean }
   /**
    * A tool writes the squashfs into `tempPath` (which exists, empty) starting at `offset`, e.g.
    * `mksquashfs ROOTFS tempPath -offset N -noappend`; the partition is the rest of the file.
@@ -221,6 +227,25 @@ async function inFront(fh: FileHandle, plan: SifPlan, offset: number): Promise<n
 }
 
 /**
+ * Moves `file` to `tmp` (same filesystem only) and opens `length` bytes of room at its start with
+ * `fallocate --insert-range` (Linux 3.15+, ext4/XFS; `length` is a multiple of 4096). false, with
+ * `file` left where it was, when the filesystem or the kernel cannot: the caller copies instead.
+ */
+async function insertInFront(file: string, tmp: string, length: number): Promise<boolean> {
+  try {
+    await rename(file, tmp)
+  } catch {
+    return false // another filesystem (EXDEV), or gone: copy instead
+  }
+  const r = await run('fallocate', ['--insert-range', '--offset', '0', '--length', String(length), tmp], {
+    reject: false,
+  })
+  if (r.exitCode === 0) return true
+  await rename(tmp, file) // tmpfs, NFS, Lustre, GPFS…: put it back and copy
+  return false
+}
+
+/**
  * Writes a complete SIF at `out` (mode 0755). The SHA-256 costs no extra read for a `file` source;
  * for `writeAt` it is one read pass over the finished file. On any error nothing is left behind.
  */
@@ -235,25 +260,32 @@ export async function writeSif(
   const tmp = join(dirname(out), `.${basename(out)}.${randomBytes(6).toString('hex')}.tmp`)
   let fh: FileHandle | undefined
   try {
-    fh = await open(tmp, 'wx', 0o755).catch((err) => {
-      throw openError(err, out)
-    })
+    const create = () =>
+      open(tmp, 'wx', 0o755).catch((err) => {
+        throw openError(err, out)
+      })
     let size: number
     let sha256: string | undefined
-    if ('file' in partition) {
+    if ('file' in partition && partition.consume && (await insertInFront(partition.file, tmp, offset))) {
+      // The squashfs is now the temporary file, with `offset` zero bytes in front of it.
+      fh = await open(tmp, 'r+')
+      size = await inFront(fh, plan, offset)
+    } else if ('file' in partition) {
+      fh = await create()
       const copied = await fromFile(fh, plan, partition.file, opts)
       size = copied.size
       sha256 = copied.sha256
+      if (partition.consume) await unlink(partition.file).catch(() => undefined)
     } else {
-      await fh.close()
-      fh = undefined
+      await (await create()).close()
       await partition.writeAt(tmp, offset, opts.signal)
       checkAborted(opts.signal)
       fh = await open(tmp, 'r+')
       size = await inFront(fh, plan, offset)
     }
     await fh.chmod(0o755)
-    await fh.sync()
+    // No fsync, as apptainer and mksquashfs do not: flushing a multi-GB file costs seconds, and the
+    // rename below still means no partial file is ever seen under the output name.
     await fh.close()
     fh = undefined
     sha256 ??= await hashFile(tmp, opts.signal)
