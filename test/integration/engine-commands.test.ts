@@ -120,6 +120,7 @@ describe('pull, tag by image ID, push into a Harbor project (podman)', () => {
     const viaConfig = await airlock(['push', '--json', 'localhost/alpine:demo-copy', 'tools:1'], {
       AIRLOCK_CONFIG: cfg,
     })
+    if (viaConfig.code !== 0) console.error('VIACONFIG', viaConfig.stderr, viaConfig.stdout)
     expect(viaConfig.code, viaConfig.stderr).toBe(0)
     expect(json<{ destination: string }>(viaConfig).destination).toBe(`${harbor.host}/lab-2/tools:1`)
     expect((await fetchManifestRaw(harbor, 'lab-2/tools', '1')).status).toBe(200)
