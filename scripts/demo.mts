@@ -3,7 +3,8 @@
  * docker-registry), generate a multi-arch image, copy it into the first registry and on to the
  * second with the airlock CLI, and show that the digests match byte for byte. Then the podman
  * user's flow: pull into podman (vfs storage in a temporary root), tag by short image ID into a
- * Harbor-style `<registry>/<group>/name:tag`, push, save a docker-archive and load it back.
+ * Harbor-style `<registry>/<group>/name:tag`, push, save a docker-archive and load it back; then turn
+ * the archive into a SIF file with the built-in converter.
  *
  *   npm run demo            (after scripts/setup.sh)
  */
@@ -88,6 +89,11 @@ try {
       console.error('IMAGE IDS DIFFER')
       process.exitCode = 1
     } else console.log('image IDs match: config and layers survived pull, push, save and load')
+
+    // The batch-system step: the docker-archive into a SIF, without root and without apptainer.
+    const sif = path.join(work, 'app.sif')
+    airlock(['sif', 'build', path.join(work, 'app.tar'), '-o', sif, '--builder', 'builtin'], env)
+    airlock(['sif', 'inspect', sif], env)
   } finally {
     await podman.cleanup()
   }
