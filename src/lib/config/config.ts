@@ -7,6 +7,7 @@
  *   engine: podman              # or docker
  *   podman: { root: ..., runroot: ..., storageDriver: vfs }
  *   dockerHost: unix:///run/user/1000/docker.sock
+ *   quota: { limit: 50G, nodes: [login1, login2], warn: 80, fail: 95 }
  *
  * Found at --config, else $AIRLOCK_CONFIG, else $XDG_CONFIG_HOME/airlock/config.yaml
  * (~/.config/airlock/config.yaml), else /etc/airlock/config.yaml. The first that exists is used.
@@ -38,6 +39,25 @@ export const ConfigSchema = z
       .strict()
       .optional(),
     dockerHost: z.string().min(1).optional(),
+    /** `airlock quota` and the preflight checks (src/lib/quota). */
+    quota: z
+      .object({
+        /** Limit on podman's image storage when no quota tool reports one: bytes, or `50G` (binary units). */
+        limit: z
+          .union([
+            z.number().int().nonnegative(),
+            z.string().regex(/^\s*\d+(\.\d+)?\s*[KMGTPE]?(i?B)?\s*$/i, 'expected a size such as 50G or 512M'),
+          ])
+          .optional(),
+        /** Nodes to probe over ssh (ssh names, as in ~/.ssh/config). */
+        nodes: z.array(z.string().min(1)).optional(),
+        /** Percent of the limit at which `airlock quota` warns (default 80). */
+        warn: z.number().min(0).max(100).optional(),
+        /** Percent of the limit at which `airlock quota` fails with exit 4 (default 95). */
+        fail: z.number().min(0).max(100).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
 
