@@ -1,11 +1,12 @@
 import { Args, Flags } from '@oclif/core'
-import { copyImage } from '../lib/copy/copy-image.js'
 import { parsePlatform } from '../lib/manifest.js'
+import { checkedCopy } from '../lib/quota/checked-copy.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
 import { engineFlags } from '../ui/engine-flags.js'
 import { boolValue, parseCreds } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
+import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
 
 export default class Copy extends AirlockCommand {
   static override summary =
@@ -74,6 +75,13 @@ ${EXIT_CODES_HELP}`
     'storage-driver': engineFlags['storage-driver'],
     'docker-host': engineFlags['docker-host'],
     tmpdir: engineFlags.tmpdir,
+    ...forceFlag,
+    harbor: Flags.string({
+      description:
+        'Harbor host: a copy into one of its projects is first checked against the project quota (config: harbor.host).',
+      helpValue: 'HOST',
+    }),
+    config: engineFlags.config,
   }
 
   async run(): Promise<void> {
@@ -84,10 +92,12 @@ ${EXIT_CODES_HELP}`
       dockerHost: flags['docker-host'],
       tmpDir: flags.tmpdir,
     }
+    const quota = await quotaFlowOptions(flags)
     const result = await withCopyProgress(
       { title: `Copying ${args.source} to ${args.destination}`, quiet: flags.quiet },
       (onEvent) =>
-        copyImage(args.source, args.destination, {
+        checkedCopy(args.source, args.destination, {
+          quota,
           platforms,
           jobs: flags.jobs,
           retries: flags['retry-times'],

@@ -4,6 +4,7 @@ import { parsePlatform } from '../lib/manifest.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
 import { engineFlags, engineFlowOptions } from '../ui/engine-flags.js'
+import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
 
 export default class Load extends AirlockCommand {
   static override summary = 'Load the images of a docker-archive or oci-archive file into podman or docker.'
@@ -18,6 +19,7 @@ ${EXIT_CODES_HELP}`
   static override args = { file: Args.string({ required: true, description: 'Archive to load.' }) }
   static override flags = {
     ...engineFlags,
+    ...forceFlag,
     input: Flags.string({ char: 'i', description: 'Archive to load (as podman load -i); same as FILE.' }),
     platform: Flags.string({
       description: 'Platform to load from a multi-platform oci-archive (os/arch[/variant]).',
@@ -29,8 +31,9 @@ ${EXIT_CODES_HELP}`
     const { args, flags } = await this.parse(Load)
     const opts = await engineFlowOptions(flags, this.abortController.signal)
     if (flags.platform) opts.platforms = [parsePlatform(flags.platform)]
+    const quota = await quotaFlowOptions(flags)
     const r = await withCopyProgress({ title: `Loading ${args.file}`, quiet: flags.quiet }, (onEvent) =>
-      loadArchive(args.file, { ...opts, onEvent }),
+      loadArchive(args.file, { ...opts, quota, onEvent }),
     )
     if (this.jsonMode) return this.printJson(r)
     for (const n of r.notices) this.warn(n.message)

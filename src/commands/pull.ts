@@ -4,6 +4,7 @@ import { parsePlatform } from '../lib/manifest.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
 import { engineFlags, engineFlowOptions, remoteFlags } from '../ui/engine-flags.js'
+import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
 
 export default class Pull extends AirlockCommand {
   static override summary = 'Pull an image from a registry into podman or docker.'
@@ -22,6 +23,7 @@ ${EXIT_CODES_HELP}`
   static override flags = {
     ...engineFlags,
     ...remoteFlags,
+    ...forceFlag,
     platform: Flags.string({ description: 'Platform to pull (os/arch[/variant]); default: this machine.' }),
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
   }
@@ -30,8 +32,9 @@ ${EXIT_CODES_HELP}`
     const { args, flags } = await this.parse(Pull)
     const opts = await engineFlowOptions(flags, this.abortController.signal)
     if (flags.platform) opts.platforms = [parsePlatform(flags.platform)]
+    const quota = await quotaFlowOptions(flags)
     const r = await withCopyProgress({ title: `Pulling ${args.reference}`, quiet: flags.quiet }, (onEvent) =>
-      pullImage(args.reference, { ...opts, onEvent }),
+      pullImage(args.reference, { ...opts, quota, onEvent }),
     )
     if (this.jsonMode) return this.printJson(r)
     this.log(`${r.reference} is in ${r.engine} as image ${r.id.replace(/^sha256:/, '').slice(0, 12)}`)

@@ -3,6 +3,7 @@ import { pushImage } from '../lib/engine-flows/push.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
 import { engineFlags, engineFlowOptions, harborFlags, remoteFlags } from '../ui/engine-flags.js'
+import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
 
 export default class Push extends AirlockCommand {
   static override summary = 'Push an image from podman or docker to a registry or your Harbor project.'
@@ -28,14 +29,16 @@ ${EXIT_CODES_HELP}`
     ...engineFlags,
     ...harborFlags,
     ...remoteFlags,
+    ...forceFlag,
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Push)
     const opts = await engineFlowOptions(flags, this.abortController.signal)
+    const quota = await quotaFlowOptions(flags)
     const r = await withCopyProgress({ title: `Pushing ${args.image}`, quiet: flags.quiet }, (onEvent) =>
-      pushImage(args.image, args.destination, { ...opts, onEvent }),
+      pushImage(args.image, args.destination, { ...opts, quota, onEvent }),
     )
     if (this.jsonMode) return this.printJson(r)
     for (const n of r.notices) this.warn(n.message)

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core'
 import { loadConfig } from '../lib/config/config.js'
 import { AirlockError } from '../lib/errors.js'
+import { harborQuotaSection } from '../lib/quota/harbor-quota.js'
 import { localRunner } from '../lib/quota/probe.js'
 import {
   type Assessment,
@@ -11,7 +12,9 @@ import {
   quotaReport,
 } from '../lib/quota/report.js'
 import { parseSizeSetting } from '../lib/quota/sizes.js'
+import { sshQuotaNodes } from '../lib/quota/ssh-runner.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
+import { registryFlags, registryOptions } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
 
 const percentFlag = Flags.custom<number>({
@@ -57,6 +60,18 @@ ${EXIT_CODES_HELP}`
       description:
         'airlock config file (default: AIRLOCK_CONFIG, ~/.config/airlock/config.yaml, /etc/airlock/config.yaml).',
     }),
+    node: Flags.string({
+      multiple: true,
+      description:
+        'Probe this node over ssh (ssh name or USER@HOST[:PORT]); repeat for several (config: quota.nodes).',
+      helpValue: 'NAME',
+    }),
+    harbor: Flags.string({
+      description: 'Harbor whose project quota to show (with --project).',
+      helpValue: 'URL',
+    }),
+    project: Flags.string({ description: 'Harbor project (config: harbor.project).', helpValue: 'NAME' }),
+    ...registryFlags,
   }
 
   async run(): Promise<void> {
@@ -77,8 +92,28 @@ ${EXIT_CODES_HELP}`
         },
       },
     ]
+    const ssh = cfg.quota?.ssh ?? {}
+    nodes.push(
+      ...sshQuotaNodes(flags.node ?? cfg.quota?.nodes ?? [], {
+        configFile: ssh.configFile,
+        identityFile: ssh.identityFile,
+        user: ssh.user,
+        port: ssh.port,
+        connectTimeoutSec: ssh.connectTimeout,
+        strictHostKeyChecking: ssh.strictHostKeyChecking,
+        extraArgs: (ssh.options ?? []).flatMap((o) => ['-o', o]),
+      }),
+    )
+    const harborUrl = flags.harbor ?? (flags.project ? cfg.harbor?.host : undefined)
+    const project = flags.project ?? cfg.harbor?.project
     const report = await quotaReport({
       nodes,
+      ...(harborUrl && project
+        ? {
+            harbor: () =>
+              harborQuotaSection({ url: harborUrl, project, registryOptions: registryOptions(flags) }),
+          }
+        : {}),
       warn: flags.warn ?? cfg.quota?.warn,
       fail: flags.fail ?? cfg.quota?.fail,
       configLimit:

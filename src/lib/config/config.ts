@@ -51,6 +51,22 @@ export const ConfigSchema = z
           .optional(),
         /** Nodes to probe over ssh (ssh names, as in ~/.ssh/config). */
         nodes: z.array(z.string().min(1)).optional(),
+        /** How to reach the nodes over ssh (src/lib/quota/ssh-runner.ts). */
+        ssh: z
+          .object({
+            /** ssh -F FILE instead of ~/.ssh/config. */
+            configFile: z.string().min(1).optional(),
+            identityFile: z.string().min(1).optional(),
+            user: z.string().min(1).optional(),
+            port: z.number().int().min(1).max(65535).optional(),
+            /** Seconds (default 5). */
+            connectTimeout: z.number().int().min(1).max(300).optional(),
+            strictHostKeyChecking: z.enum(['yes', 'accept-new', 'no']).optional(),
+            /** More `-o` options for ssh, e.g. `ProxyJump=gateway`. */
+            options: z.array(z.string().min(1)).optional(),
+          })
+          .strict()
+          .optional(),
         /** Percent of the limit at which `airlock quota` warns (default 80). */
         warn: z.number().min(0).max(100).optional(),
         /** Percent of the limit at which `airlock quota` fails with exit 4 (default 95). */

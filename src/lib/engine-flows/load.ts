@@ -9,6 +9,8 @@ import { type CopyResult, copyImage } from '../copy/copy-image.js'
 import { detectEngine, engineTransportRef, tagLocalImage } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import { MEDIA, parseManifest } from '../manifest.js'
+import { preflightPodmanWrite, type QuotaFlowOptions } from '../quota/checked-copy.js'
+import type { SpaceCheck } from '../quota/preflight.js'
 import { parseDockerRef } from '../reference.js'
 import { ArchiveFile, MAX_JSON } from '../transports/archive/archive-file.js'
 import { DockerArchiveReference, listDockerArchive } from '../transports/docker-archive/transport.js'
@@ -30,9 +32,14 @@ export interface LoadResult {
   format: 'docker-archive' | 'oci-archive'
   images: LoadedImage[]
   notices: Notice[]
+  /** The space check before loading (podman): needed, available, forced. */
+  preflight?: SpaceCheck
 }
 
-export async function loadArchive(file: string, opts: EngineFlowOptions = {}): Promise<LoadResult> {
+export async function loadArchive(
+  file: string,
+  opts: EngineFlowOptions & { quota?: QuotaFlowOptions } = {},
+): Promise<LoadResult> {
   const path = resolve(file)
   const { format, items } = await listArchive(path)
   if (!items.length)
@@ -40,6 +47,23 @@ export async function loadArchive(file: string, opts: EngineFlowOptions = {}): P
   const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
   const notices: Notice[] = []
   const images: LoadedImage[] = []
+  const sourceOf = (index: number) =>
+    format === 'docker-archive'
+      ? new DockerArchiveReference(path, undefined, index)
+      : new OciArchiveReference(path, undefined, index)
+  // Room for every image of the archive, checked before the first is written.
+  const preflight =
+    engine === 'podman'
+      ? await preflightPodmanWrite(
+          items.map((i) => sourceOf(i.index)),
+          {
+            engine: opts.engineOptions,
+            quota: opts.quota,
+            what: `loading ${file}`,
+            platforms: opts.platforms,
+          },
+        )
+      : undefined
   for (const item of items) {
     let names = item.names.flatMap((n) => normalized(n))
     if (!names.length) {
@@ -55,11 +79,7 @@ export async function loadArchive(file: string, opts: EngineFlowOptions = {}): P
         message: `image @${item.index} of ${file} has no name; loaded as ${fallback}`,
       })
     }
-    const source =
-      format === 'docker-archive'
-        ? new DockerArchiveReference(path, undefined, item.index)
-        : new OciArchiveReference(path, undefined, item.index)
-    const copy = await copyImage(source, engineTransportRef(engine, names[0]), {
+    const copy = await copyImage(sourceOf(item.index), engineTransportRef(engine, names[0]), {
       platforms: opts.platforms,
       jobs: opts.jobs,
       signal: opts.signal,
@@ -69,7 +89,7 @@ export async function loadArchive(file: string, opts: EngineFlowOptions = {}): P
     const tagged = await tagLocalImage(engine, names[0], names.slice(1), opts.engineOptions)
     images.push({ index: item.index, names, id: tagged.id, copy })
   }
-  return { engine, file: path, format, images, notices }
+  return { engine, file: path, format, images, notices, ...(preflight ? { preflight } : {}) }
 }
 
 async function listArchive(

@@ -4,8 +4,10 @@
  * the way out, so the pushed manifest digest can differ from the one the image was pulled with:
  * that is reported (notice and `digestsPreserved: false`) with the digest-preserving alternative.
  */
-import { type CopyResult, copyImage } from '../copy/copy-image.js'
+import type { CopyResult } from '../copy/copy-image.js'
 import { detectEngine, engineTransportRef, resolveLocalImage } from '../engine/index.js'
+import { checkedCopy, type QuotaFlowOptions } from '../quota/checked-copy.js'
+import type { SpaceCheck } from '../quota/preflight.js'
 import { pushTarget } from './destination.js'
 import type { EngineFlowOptions, EngineName, Notice } from './options.js'
 
@@ -19,24 +21,30 @@ export interface PushResult {
   digestsPreserved: boolean
   notices: Notice[]
   copy: CopyResult
+  /** The Harbor project quota check before the push, when the destination is the Harbor configured. */
+  preflight?: SpaceCheck
 }
 
 export async function pushImage(
   localRef: string,
   dest: string | undefined,
-  opts: EngineFlowOptions = {},
+  opts: EngineFlowOptions & { quota?: QuotaFlowOptions } = {},
 ): Promise<PushResult> {
   const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
   const local = await resolveLocalImage(engine, localRef, opts.engineOptions)
   const byId = local.names.length === 0 || isIdLike(localRef, local.id)
   const target = pushTarget(byId ? undefined : localRef, dest, opts.harbor)
-  const copy = await copyImage(engineTransportRef(engine, local.id), `docker://${target.reference}`, {
+  const quota = { ...opts.quota, harbor: opts.quota?.harbor ?? opts.harbor?.host }
+  const checked = await checkedCopy(engineTransportRef(engine, local.id), `docker://${target.reference}`, {
+    quota,
+    what: `pushing ${localRef} to ${target.reference}`,
     jobs: opts.jobs,
     signal: opts.signal,
     onEvent: opts.onEvent,
     source: { engine: opts.engineOptions, signal: opts.signal },
     destination: { registry: opts.registry, signal: opts.signal },
   })
+  const { preflight, ...copy } = checked
   const notices = [...target.notices]
   const digest = copy.destinationDigest
   const pulledWith = local.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))
@@ -56,6 +64,7 @@ export async function pushImage(
     digestsPreserved: preserved,
     notices,
     copy,
+    ...(preflight ? { preflight } : {}),
   }
 }
 

@@ -14,6 +14,7 @@ import { basename, dirname, join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy-image.js'
 import { AirlockError } from '../errors.js'
 import type { Platform } from '../manifest.js'
+import { preflightLocalDir } from '../quota/preflight.js'
 import type { TransportContext } from '../transports/transport.js'
 import { apptainerUri, buildWithApptainer, type ExternalBuilder, findBuilder } from './apptainer-builder.js'
 import { flattenLayers } from './flatten.js'
@@ -157,7 +158,14 @@ async function builtin(
     archCode(image.arch) // an architecture SIF cannot name is refused before any work
     const tool = opts.squashfsTool ?? 'auto'
     // The squashfs is written next to the output and becomes part of it: one output's worth of space.
-    await preflightSif(output, image.layerBytes, { force: opts.force })
+    const { estimate } = await preflightSif(output, image.layerBytes, { force: opts.force })
+    // The output's filesystem may also carry a user quota (quota, lfs, mmlsquota, xfs_quota).
+    await preflightLocalDir(estimate, dirname(output), {
+      what: `building ${output}`,
+      estimated: true,
+      force: opts.force,
+      env: opts.env,
+    })
     const created = opts.reproducible ? (image.created ?? new Date(0)) : new Date()
     const files = singularityFiles(image.config, {
       from: source.startsWith('docker-archive:') ? basename(source.slice('docker-archive:'.length)) : source,
