@@ -8,7 +8,14 @@ export type ByteProgress = (done: number, total: number) => void
 
 export async function withByteProgress<T>(
   title: string,
-  opts: { quiet?: boolean; tty?: boolean },
+  opts: {
+    quiet?: boolean
+    tty?: boolean
+    /** What the bytes are, after the count: default "of the root filesystem" (the SIF converter). */
+    what?: string
+    /** Plain-line wording, default "(compressed) through the converter". */
+    plainWhat?: string
+  },
   work: (onBytes: ByteProgress) => Promise<T>,
 ): Promise<T> {
   if (opts.quiet) return work(() => undefined)
@@ -36,7 +43,7 @@ export async function withByteProgress<T>(
           const timer = setInterval(() => {
             const f = total > 0 ? Math.min(1, done / total) : 0
             const n = Math.round(f * 24)
-            task.output = `[${'#'.repeat(n)}${'-'.repeat(24 - n)}] ${formatBytes(done)} of the root filesystem`
+            task.output = `[${'#'.repeat(n)}${'-'.repeat(24 - n)}] ${formatBytes(done)} ${opts.what ?? 'of the root filesystem'}`
           }, 100)
           try {
             result = await work((d, t) => {

@@ -1,0 +1,143 @@
+/**
+ * An S3 client set up the way airlock needs it everywhere: AWS conventions for endpoint, region and
+ * credentials, path-style addressing for non-AWS stores, and checksum settings that work on every
+ * S3-compatible store.
+ *
+ * Endpoint: `endpoint` option (`--endpoint`), else `AWS_ENDPOINT_URL_S3`, else `AWS_ENDPOINT_URL`
+ * (ignored when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, as the AWS CLI does); without one, AWS
+ * (or an `endpoint_url` in the profile, which the SDK reads itself).
+ * Region: `region` option, else the SDK's chain (`AWS_REGION`, `AWS_DEFAULT_REGION`... and the
+ * profile); when nothing names one, us-east-1 with region redirects followed (non-AWS stores
+ * mostly ignore the region; AWS tells us the right one).
+ * Credentials: the SDK's default chain (env, `AWS_PROFILE` and ~/.aws files, SSO, process, web
+ * identity, container and instance metadata). They are looked up once up front, so a missing
+ * credential is a clear INVALID_INPUT before any byte is read.
+ */
+import { S3Client } from '@aws-sdk/client-s3'
+import { AirlockError } from '../errors.js'
+import { s3Error } from './s3-errors.js'
+
+export interface S3ConnectionOptions {
+  /** S3 endpoint URL, e.g. `https://s3.example.org` (`--endpoint`). */
+  endpoint?: string
+  region?: string
+  /** Path-style addressing (`host/bucket/key`); default: on when an endpoint is given, off for AWS. */
+  pathStyle?: boolean
+  /** Named profile of ~/.aws/config and ~/.aws/credentials (default: AWS_PROFILE, then `default`). */
+  profile?: string
+  /** Where AWS_* variables are read from (default process.env). */
+  env?: NodeJS.ProcessEnv
+  /** Credentials to use instead of the SDK's default chain (library use). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  /** Seconds to wait for a TCP connection (default 10). */
+  connectTimeoutSeconds?: number
+}
+
+export interface S3Connection {
+  client: S3Client
+  /** The endpoint given (without any userinfo), or undefined for AWS. */
+  endpoint?: string
+  /** Host label for messages: `127.0.0.1:7480` or `AWS S3`. */
+  label: string
+  region: string
+  pathStyle: boolean
+  /** Close sockets. */
+  close(): void
+}
+
+const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
+
+function resolveEndpoint(opts: S3ConnectionOptions, env: NodeJS.ProcessEnv): URL | undefined {
+  const ignoreEnv = env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true'
+  const [text, source] =
+    opts.endpoint !== undefined
+      ? [opts.endpoint, '--endpoint']
+      : !ignoreEnv && env.AWS_ENDPOINT_URL_S3
+        ? [env.AWS_ENDPOINT_URL_S3, 'AWS_ENDPOINT_URL_S3']
+        : !ignoreEnv && env.AWS_ENDPOINT_URL
+          ? [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL']
+          : [undefined, '']
+  if (text === undefined || text.trim() === '') return undefined
+  let url: URL
+  try {
+    url = new URL(text.trim())
+  } catch {
+    throw new AirlockError('INVALID_INPUT', `${source} is not a URL`, {
+      hint: 'give the S3 server as http(s)://HOST[:PORT], e.g. https://s3.example.org',
+    })
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AirlockError('INVALID_INPUT', `${source} must be an http:// or https:// URL`, {
+      hint: 'give the S3 server as http(s)://HOST[:PORT], e.g. https://s3.example.org',
+    })
+  }
+  if (url.username || url.password || url.search) {
+    // Never echo the URL: it carries what looks like a secret.
+    throw new AirlockError('INVALID_INPUT', `${source} must not carry credentials or a query`, {
+      hint: 'give credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE',
+    })
+  }
+  return url
+}
+
+/** A client and what it talks to. Throws INVALID_INPUT when no credentials can be found. */
+export async function connectS3(opts: S3ConnectionOptions = {}): Promise<S3Connection> {
+  const env = opts.env ?? process.env
+  const endpoint = resolveEndpoint(opts, env)
+  const endpointText = endpoint ? endpoint.href.replace(/\/$/, '') : undefined
+  const pathStyle = opts.pathStyle ?? endpoint !== undefined
+  const label = endpoint ? endpoint.host : 'AWS S3'
+  const profile = opts.profile ?? env.AWS_PROFILE
+
+  const make = (region: string | undefined) =>
+    new S3Client({
+      ...(endpointText ? { endpoint: endpointText } : {}),
+      ...(region ? { region } : {}),
+      ...(profile ? { profile } : {}),
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+      forcePathStyle: pathStyle,
+      followRegionRedirects: true,
+      // SDK >= 3.729 adds a CRC32 to every request by default and sends streaming bodies aws-chunked
+      // with a trailer; Ceph 16 answers that with HTTP 411, R2/OVH/Storj/Garage break too
+      // (../shared/reference/object-storage.md, "AWS SDK JS v3 default checksums"). WHEN_REQUIRED
+      // sends only the checksums airlock supplies itself (x-amz-checksum-sha256 as a plain header
+      // with a Buffer body), which every store either honours or ignores. The same setting keeps
+      // presigned PUTs free of a signed empty-body CRC32 (same reference, "Presigned PUT").
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // The SDK warns through console when given no logger; the library never prints.
+      logger: silentLogger,
+      requestHandler: { connectionTimeout: (opts.connectTimeoutSeconds ?? 10) * 1000 },
+    })
+
+  let region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION
+  let client = make(region)
+  if (!region) {
+    try {
+      region = await client.config.region()
+    } catch {
+      region = 'us-east-1'
+      client.destroy()
+      client = make(region)
+    }
+  }
+  try {
+    await client.config.credentials()
+  } catch (err) {
+    client.destroy()
+    throw new AirlockError('INVALID_INPUT', `no AWS credentials found for ${label}`, {
+      cause: s3Error(err, 'credentials', label),
+      hint: profile
+        ? `check profile "${profile}" in ~/.aws/credentials and ~/.aws/config`
+        : 'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials',
+    })
+  }
+  return {
+    client,
+    ...(endpointText ? { endpoint: endpointText } : {}),
+    label,
+    region: region ?? 'us-east-1',
+    pathStyle,
+    close: () => client.destroy(),
+  }
+}
