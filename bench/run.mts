@@ -15,6 +15,7 @@ import { copySmall } from './copy-small.mjs'
 import { type BenchResult, log, machine, printTable, warnIfStale, writeResults } from './lib.mjs'
 import { memory } from './memory.mjs'
 import { mirrorBench } from './mirror.mjs'
+import { objectstoreBench } from './objectstore.mjs'
 import { sifBench } from './sif.mjs'
 
 const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
@@ -23,6 +24,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'copy-large': () => copyLarge(),
   memory: () => memory(),
   mirror: () => mirrorBench(),
+  objectstore: () => objectstoreBench(),
   sif: () => sifBench(),
 }
 
