@@ -28,12 +28,12 @@ export { type InspectResult, inspectImage, readRawManifest } from './lib/inspect
 export { type Descriptor, MEDIA, type Platform, parseManifest, parsePlatform } from './lib/manifest.js'
 export { type MirrorOptions, runMirror } from './lib/mirror/run-mirror.js'
 export { loadMirrorSpec, parseMirrorSpec } from './lib/mirror/spec.js'
+export type { ImageReport, MirrorReport, MirrorSpec } from './lib/mirror/types.js'
 export { type DownloadOptions, type DownloadResult, downloadObject } from './lib/objectstore/download.js'
 export { parseDuration, presignGet } from './lib/objectstore/presign.js'
 export { connectS3, type S3ConnectionOptions } from './lib/objectstore/s3-client.js'
 export { parseS3Url } from './lib/objectstore/s3-url.js'
 export { type UploadOptions, type UploadResult, uploadFile } from './lib/objectstore/upload.js'
-export type { ImageReport, MirrorReport, MirrorSpec } from './lib/mirror/types.js'
 export {
   type ImageRef,
   isValidDigest,
