@@ -36,23 +36,7 @@ export async function run(program: string, args: string[], opts: RunOptions = {}
     cancelSignal: opts.signal,
     stripFinalNewline: false,
   })
-  const notFound = (res as { code?: string }).code === 'ENOENT'
-  const out: RunResult = {
-    exitCode: res.exitCode ?? (notFound ? 127 : 1),
-    stdout: String(res.stdout ?? ''),
-    stderr: String(res.stderr ?? ''),
-    notFound,
-  }
-  if ((opts.reject ?? true) && (out.exitCode !== 0 || notFound)) {
-    throw new AirlockError(
-      'EXEC_FAILED',
-      notFound
-        ? `${program} is not installed or not on PATH`
-        : `${opts.label ?? `${program} ${args[0] ?? ''}`} exited with ${out.exitCode}: ${out.stderr.trim().split('\n').slice(-3).join(' ')}`,
-      { hint: notFound ? `install ${program}` : undefined },
-    )
-  }
-  return out
+  return settle(program, args, res, opts)
 }
 
 /** Whether `program` is an executable file on PATH (or at that path, when it has a slash). */
@@ -135,6 +119,16 @@ export async function runWithInput(
       cause: opts.signal?.reason,
     })
   }
+  return settle(program, args, res, opts)
+}
+
+/** The RunResult of a finished execa child; EXEC_FAILED for a non-zero exit unless reject is false. */
+function settle(
+  program: string,
+  args: string[],
+  res: { exitCode?: number; stdout?: unknown; stderr?: unknown },
+  opts: { reject?: boolean; label?: string },
+): RunResult {
   const notFound = (res as { code?: string }).code === 'ENOENT'
   const out: RunResult = {
     exitCode: res.exitCode ?? (notFound ? 127 : 1),

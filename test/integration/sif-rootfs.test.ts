@@ -310,21 +310,19 @@ describe('makeSquashfs', () => {
     }
   })
 
-  it.skipIf(process.getuid?.() !== 0)(
-    'an unprivileged build keeps root-owned and user-owned files as they are',
-    async () => {
-      const files = await Promise.all(
-        blobs.map(async (b, i) => {
-          const f = join(dir, `layer${i}`)
-          await writeFile(f, b, { mode: 0o644 })
-          return f
-        }),
-      )
-      const src = (p: string) => new URL(`../../src/lib/sif/${p}`, import.meta.url).pathname
-      const script = join(dir, 'unprivileged.mts')
-      await writeFile(
-        script,
-        `import { createReadStream } from 'node:fs'
+  it('an unprivileged build keeps root-owned and user-owned files as they are', async () => {
+    const files = await Promise.all(
+      blobs.map(async (b, i) => {
+        const f = join(dir, `layer${i}`)
+        await writeFile(f, b, { mode: 0o644 })
+        return f
+      }),
+    )
+    const src = (p: string) => new URL(`../../src/lib/sif/${p}`, import.meta.url).pathname
+    const script = join(dir, 'unprivileged.mts')
+    await writeFile(
+      script,
+      `import { createReadStream } from 'node:fs'
 import { flattenLayers } from '${src('flatten.ts')}'
 import { makeSquashfs } from '${src('squashfs.ts')}'
 for (const tool of ['tar2sqfs', 'mksquashfs'] as const) {
@@ -333,32 +331,35 @@ for (const tool of ['tar2sqfs', 'mksquashfs'] as const) {
 }
 console.log(process.getuid())
 `,
-      )
-      const cwd = new URL('../..', import.meta.url).pathname
-      const args = [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        'env',
-        'HOME=/tmp',
-        'node',
-        '--import',
-        'tsx',
-        script,
-      ]
-      const { stdout } = await exec('setpriv', args, { cwd })
-      expect(stdout.trim()).toBe('65534')
-      for (const tool of TOOLS) {
-        const list = await listing(join(dir, `nobody-${tool}.sqfs`))
-        expect(list.etc).toBe('drwxr-xr-x 0/0')
-        expect(list['usr/bin/tool']).toBe('-rwxr-xr-x 0/0')
-        expect(list['home/user/notes']).toBe('-rw------- 1000/1000')
-        expect(list['srv/www/index.html']).toBe('-rw-r--r-- 33/33')
-        // mksquashfs -tar gives the root directory to the user who ran it; tar2sqfs to root.
-        expect(list['/']).toBe(tool === 'tar2sqfs' ? 'drwxr-xr-x 0/0' : 'drwxr-xr-x 65534/65534')
-      }
-    },
-  )
+    )
+    const cwd = new URL('../..', import.meta.url).pathname
+    const args = [
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      'env',
+      'HOME=/tmp',
+      'node',
+      '--import',
+      'tsx',
+      script,
+    ]
+    // As root, drop to nobody; a runner that is not root is unprivileged already.
+    const root = process.getuid?.() === 0
+    const uid = root ? 65534 : (process.getuid?.() as number)
+    const { stdout } = root ? await exec('setpriv', args, { cwd }) : await exec('env', args.slice(4), { cwd })
+    expect(stdout.trim()).toBe(String(uid))
+    expect(uid).not.toBe(0)
+    for (const tool of TOOLS) {
+      const list = await listing(join(dir, `nobody-${tool}.sqfs`))
+      expect(list.etc).toBe('drwxr-xr-x 0/0')
+      expect(list['usr/bin/tool']).toBe('-rwxr-xr-x 0/0')
+      expect(list['home/user/notes']).toBe('-rw------- 1000/1000')
+      expect(list['srv/www/index.html']).toBe('-rw-r--r-- 33/33')
+      // mksquashfs -tar gives the root directory to the user who ran it; tar2sqfs to root.
+      expect(list['/']).toBe(tool === 'tar2sqfs' ? 'drwxr-xr-x 0/0' : `drwxr-xr-x ${uid}/${uid}`)
+    }
+  })
 })
 
 describe('memory', () => {

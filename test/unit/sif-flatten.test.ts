@@ -523,18 +523,19 @@ describe('flattenLayers: hostile and broken layers', () => {
     await expect(readTar(flattenLayers([opener(good), failing]))).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 
-  it.skipIf(typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function')(
-    'a zstd layer is refused on a Node.js without zstd, naming the layer',
-    async () => {
-      const zstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(100)])
-      await expect(
-        readTar(flattenLayers([opener(zstd)], { layerNames: ['sha256:1234'] })),
-      ).rejects.toMatchObject({
+  it('a zstd layer is refused on a Node.js without zstd (naming the layer), and never passed through', async () => {
+    const zstd = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(100)])
+    const reading = readTar(flattenLayers([opener(zstd)], { layerNames: ['sha256:1234'] }))
+    if (typeof (zlib as { createZstdDecompress?: unknown }).createZstdDecompress === 'function') {
+      // This Node.js decompresses zstd: the made-up frame above is not valid zstd and must fail.
+      await expect(reading).rejects.toThrow()
+    } else {
+      await expect(reading).rejects.toMatchObject({
         code: 'UNSUPPORTED',
         message: expect.stringMatching(/^layer 1\/1 \(sha256:1234\) is zstd-compressed, and Node\.js v\d+/),
       })
-    },
-  )
+    }
+  })
 
   it('stops reading layers when aborted or when the reader goes away', async () => {
     const big = await layerBytes([{ path: 'f', data: Buffer.alloc(8 * 1024 * 1024, 1) }])
