@@ -3,7 +3,7 @@
  * the same run (targets from the object-storage issue).
  *
  * - hash: the SHA-256 of a 2 GiB file (in the page cache) by airlock's file hasher (the checksum pass
- *   of the PROMINENCE flow, dist/lib/objectstore/prominence-checksum.js) against `openssl dgst
+ *   of the PROMINENCE flow, dist/lib/sha256-file.js) against `openssl dgst
  *   -sha256` (target: ≥ 0.9× its throughput); beside them `sha256sum` and hashing in a stream
  *   Transform (DigestVerifier over a file stream, as copies and downloads hash what flows);
  * - upload: a 1 GiB file to a fresh key of a local Ceph RGW (bluestore, so the data is not held in
@@ -93,7 +93,7 @@ function hashCommand(tool: HashTool, file: string, expected: string): [string, s
   switch (tool) {
     case 'airlock':
       return node([
-        `const m = await import(${JSON.stringify(`${DIST}/lib/objectstore/prominence-checksum.js`)})`,
+        `const m = await import(${JSON.stringify(`${DIST}/lib/sha256-file.js`)})`,
         `console.log((await m.sha256OfFile(${f})).sha256)`,
       ])
     case 'airlock-stream':

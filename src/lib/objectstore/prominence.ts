@@ -18,8 +18,8 @@
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { AirlockError } from '../errors.js'
+import { sha256OfFile } from '../sha256-file.js'
 import { apiLabel, requestUpload } from './prominence-api.js'
-import { sha256OfFile } from './prominence-checksum.js'
 import { objectLabel, transfer } from './prominence-transfer.js'
 import { parseSha256Hex } from './sha256-meta.js'
 

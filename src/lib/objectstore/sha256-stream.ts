@@ -1,7 +1,7 @@
 /**
  * A pass-through stream that hashes (SHA-256) and counts what flows through it, for downloads:
  * the bytes go to disk as they arrive and the digest is compared once the stream has ended.
- * (For a whole file on disk, see sha256OfFile in prominence-checksum.ts: two buffers taking turns.)
+ * (For a whole file on disk, see sha256OfFile in ../sha256-file.ts: two buffers taking turns.)
  */
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, type TransformCallback } from 'node:stream'

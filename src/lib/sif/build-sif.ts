@@ -6,15 +6,15 @@
  * offset), and the SIF container is written around the squashfs. Nothing is extracted to disk; the
  * output appears only when complete.
  */
-import { createHash } from 'node:crypto'
-import { createReadStream } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import { copyImage } from '../copy/copy-image.js'
+import { findExecutable } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import type { Platform } from '../manifest.js'
 import { preflightLocalDir } from '../quota/preflight.js'
+import { sha256OfFile } from '../sha256-file.js'
 import type { TransportContext } from '../transports/transport.js'
 import { apptainerUri, buildWithApptainer, type ExternalBuilder, findBuilder } from './apptainer-builder.js'
 import { flattenLayers } from './flatten.js'
@@ -85,7 +85,12 @@ export async function buildSif(
   const env = opts.env ?? process.env
   if (choice !== 'builtin') {
     const found = await findBuilder(env)
-    const wanted = choice === 'auto' ? found : found?.name === choice ? found : await findNamed(choice, env)
+    const wanted =
+      choice === 'auto'
+        ? found
+        : found?.name === choice
+          ? found
+          : await findExecutable(choice, env).then((path) => (path ? { name: choice, path } : undefined))
     if (wanted) return external(source, output, wanted, opts, started)
     if (choice !== 'auto') {
       throw new AirlockError('NOT_FOUND', `${choice} is not installed or not on PATH`, {
@@ -94,12 +99,6 @@ export async function buildSif(
     }
   }
   return builtin(source, output, opts, started)
-}
-
-async function findNamed(name: ExternalBuilder, env: NodeJS.ProcessEnv) {
-  const { findExecutable } = await import('../engine/index.js')
-  const path = await findExecutable(name, env)
-  return path ? { name, path } : undefined
 }
 
 async function external(
@@ -134,7 +133,7 @@ async function external(
       source,
       output,
       size: r.size,
-      sha256: await sha256File(output),
+      sha256: (await sha256OfFile(output, { signal: opts.signal })).sha256,
       seconds: (performance.now() - started) / 1000,
     }
   } finally {
@@ -234,14 +233,4 @@ async function builtin(
     await image.close()
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }
-}
-
-function sha256File(path: string): Promise<string> {
-  return new Promise((res, rej) => {
-    const h = createHash('sha256')
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('end', () => res(h.digest('hex')))
-      .on('error', rej)
-  })
 }

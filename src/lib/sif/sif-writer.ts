@@ -14,6 +14,7 @@ import { type FileHandle, open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { AirlockError, isAirlockError, toAirlockError } from '../errors.js'
 import { run } from '../exec.js'
+import { sha256OfFile } from '../sha256-file.js'
 import { archCode, DataType, DETERMINISTIC_TIME, FsType, NAME_LENGTH, PartType } from './sif-format.js'
 import { encodeSifPrefix, layoutSif, type SifObjectInput } from './sif-layout.js'
 
@@ -165,15 +166,6 @@ async function copyPartition(
   }
 }
 
-async function hashFile(path: string, signal?: AbortSignal): Promise<string> {
-  const hash = createHash('sha256')
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-    checkAborted(signal)
-    hash.update(chunk)
-  }
-  return hash.digest('hex')
-}
-
 function openError(err: unknown, out: string): AirlockError {
   const code = (err as NodeJS.ErrnoException).code
   if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -288,7 +280,7 @@ export async function writeSif(
     // rename below still means no partial file is ever seen under the output name.
     await fh.close()
     fh = undefined
-    sha256 ??= await hashFile(tmp, opts.signal)
+    sha256 ??= (await sha256OfFile(tmp, { signal: opts.signal })).sha256
     checkAborted(opts.signal)
     await rename(tmp, out)
     return { path: out, size: offset + size, sha256, partition: { offset, size } }

@@ -1,7 +1,8 @@
 /**
- * The SHA-256 of a whole file, read once, before a PROMINENCE upload.
+ * The SHA-256 of a whole file on disk, read once: the one file hasher of airlock (SIF output,
+ * upload skip checks, the PROMINENCE checksum pass).
  *
- * PROMINENCE's API takes the checksum in the request that hands out the upload URL, because its
+ * Before a PROMINENCE upload: PROMINENCE's API takes the checksum in the request that hands out the upload URL, because its
  * presigned POST carries the checksum as a policy condition (../shared/reference/object-storage.md,
  * "PROMINENCE / Upload API"). So unless the user gives `--checksum`, this flow reads the file twice:
  * once here, once while sending it (where it is hashed again and checked against this value). The
@@ -12,7 +13,7 @@
  */
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
-import { AirlockError } from '../errors.js'
+import { AirlockError } from './errors.js'
 
 const BLOCK = 4 << 20
 
