@@ -155,7 +155,7 @@ describe('airlock sif build (built-in converter)', () => {
     expect(err).toBeInstanceOf(AirlockError)
     expect((err as AirlockError).code).toBe('QUOTA_EXCEEDED')
     expect((err as AirlockError).message).toMatch(
-      /needs about [\d.]+ [KMGTP]iB.* has [\d.]+ [KMGTP]?i?B free/,
+      /needs about [\d.]+ [KMGTP]iB.* but only [\d.]+ [KMGTP]?i?B is available: .*free on the filesystem/,
     )
     await expect(preflightSif(join(dir, 'huge.sif'), 2 ** 60, { force: true })).resolves.toBeDefined()
   })

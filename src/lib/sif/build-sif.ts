@@ -13,7 +13,6 @@ import { copyImage } from '../copy/copy-image.js'
 import { findExecutable } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import type { Platform } from '../manifest.js'
-import { preflightLocalDir } from '../quota/preflight.js'
 import { sha256OfFile } from '../sha256-file.js'
 import type { TransportContext } from '../transports/transport.js'
 import { apptainerUri, buildWithApptainer, type ExternalBuilder, findBuilder } from './apptainer-builder.js'
@@ -156,15 +155,7 @@ async function builtin(
   try {
     archCode(image.arch) // an architecture SIF cannot name is refused before any work
     const tool = opts.squashfsTool ?? 'auto'
-    // The squashfs is written next to the output and becomes part of it: one output's worth of space.
-    const { estimate } = await preflightSif(output, image.layerBytes, { force: opts.force })
-    // The output's filesystem may also carry a user quota (quota, lfs, mmlsquota, xfs_quota).
-    await preflightLocalDir(estimate, dirname(output), {
-      what: `building ${output}`,
-      estimated: true,
-      force: opts.force,
-      env: opts.env,
-    })
+    await preflightSif(output, image.layerBytes, { force: opts.force, env: opts.env })
     const created = opts.reproducible ? (image.created ?? new Date(0)) : new Date()
     const files = singularityFiles(image.config, {
       from: source.startsWith('docker-archive:') ? basename(source.slice('docker-archive:'.length)) : source,
