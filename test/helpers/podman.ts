@@ -20,7 +20,7 @@ export interface Podman {
   storageConf: string
   /** Global flags: --root, --runroot, --storage-driver vfs (and a private registries.conf). */
   flags: string[]
-  /** Environment for podman and for airlock: CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF. */
+  /** Environment for podman and for airlock: CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF, CONTAINERS_CONF. */
   env: NodeJS.ProcessEnv
   /** Runs podman with the flags; throws with stderr on a non-zero exit unless reject is false. */
   run(
@@ -38,6 +38,10 @@ export async function makePodman(): Promise<Podman> {
   const runroot = join(dir, 'runroot')
   const storageConf = join(dir, 'storage.conf')
   const registriesConf = join(dir, 'registries.conf')
+  // libpod's own runtime directory (default /run/libpod) is shared by every podman on the machine,
+  // and `podman system reset` removes it: one per instance, or parallel test files break each other.
+  const containersConf = join(dir, 'containers.conf')
+  await writeFile(containersConf, `[engine]\ntmp_dir = "${join(dir, 'libpod-tmp')}"\n`)
   await writeFile(storageConf, `[storage]\ndriver = "vfs"\ngraphroot = "${root}"\nrunroot = "${runroot}"\n`)
   // No search registries: tests always use fully qualified names and never reach the internet.
   await writeFile(registriesConf, 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n')
@@ -45,6 +49,7 @@ export async function makePodman(): Promise<Podman> {
     ...process.env,
     CONTAINERS_STORAGE_CONF: storageConf,
     CONTAINERS_REGISTRIES_CONF: registriesConf,
+    CONTAINERS_CONF: containersConf,
   }
   const flags = ['--root', root, '--runroot', runroot, '--storage-driver', 'vfs']
   const p: Podman = {
