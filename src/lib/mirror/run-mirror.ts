@@ -7,18 +7,12 @@
 import { runPool } from '../copy/pool.js'
 import { AirlockError } from '../errors.js'
 import { HarborClient } from '../harbor/client.js'
-import { inspectImage } from '../inspect.js'
 import { parseDockerRef } from '../reference.js'
-import { listTags } from '../registry-ops.js'
-import { RegistryClient } from '../transports/registry/client.js'
-import type { RegistryOptions } from '../transports/registry/options.js'
 import { acquireLock, defaultLockPath } from './lock.js'
 import { mirrorImage } from './mirror-image.js'
-import { planImages } from './plan.js'
-import { RateLimiter } from './rate-limit.js'
-import { type RegistryCounters, registryOptionsFor, settingsFor } from './registry-settings.js'
 import { exitCodeOf, prometheusText, totalsOf, writeAtomic } from './report.js'
 import { loadMirrorSpec } from './spec.js'
+import { openSpecSession, planSpec } from './spec-session.js'
 import { defaultStatePath, MirrorState } from './state.js'
 import type { ImageReport, MirrorReport, MirrorSpec } from './types.js'
 
@@ -51,60 +45,10 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
         signal,
       })
   try {
-    const counters: Record<string, RegistryCounters> = {}
-    const limiter = new RateLimiter((host) => settingsFor(spec, host))
-    const shared: Pick<RegistryOptions, 'throttle' | 'onRequest'> = {
-      throttle: limiter.throttle,
-      onRequest: (info) => {
-        counters[info.host] ??= { requests: 0 }
-        const c = counters[info.host]
-        c.requests++
-        if (info.rateLimitRemaining !== undefined) c.rateLimitRemaining = info.rateLimitRemaining
-      },
-    }
-    const optionsCache = new Map<string, RegistryOptions>()
-    const optionsFor = (registry: string): RegistryOptions => {
-      let o = optionsCache.get(registry)
-      if (!o) {
-        o = registryOptionsFor(spec, registry, shared, opts.env)
-        optionsCache.set(registry, o)
-      }
-      return o
-    }
-    const clients = new Map<string, RegistryClient>()
-    const client = (registry: string, repository: string): RegistryClient => {
-      const key = `${registry}/${repository}`
-      let c = clients.get(key)
-      if (!c) {
-        c = new RegistryClient(registry, optionsFor(registry), repository)
-        clients.set(key, c)
-      }
-      return c
-    }
-
+    const session = openSpecSession(spec, opts.env)
+    const { optionsFor, client, counters } = session
     await prepareHarbor(spec, opts.dryRun ?? false, opts.env ?? process.env)
-    const plan = await planImages(
-      spec,
-      async (repo: string) => {
-        const ref = parseDockerRef(repo.replace(/^docker:\/\//, ''))
-        return (await listTags(`docker://${ref.name}`, optionsFor(ref.registry), signal)).tags
-      },
-      // Exact tags need no listing (one request per tag at most on a no-op run), unless signature
-      // tags must be found among the repository's tags.
-      {
-        shard: opts.shard,
-        trustExactTags: !spec.images.some((i) => i.referrers ?? spec.defaults.referrers),
-        // `latest: {by: created}`: the image config's creation time (a manifest and a config GET per tag).
-        created: async (repo, tag) => {
-          const ref = parseDockerRef(repo)
-          const info = await inspectImage(`docker://${ref.name}:${tag}`, {
-            context: { registry: optionsFor(ref.registry), signal },
-          })
-          const when = info.images.find((i) => i.config?.created)?.config?.created
-          return when ? new Date(when) : undefined
-        },
-      },
-    )
+    const plan = await planSpec(session, { shard: opts.shard, signal })
     const state = await MirrorState.load(opts.stateFile ?? defaultStatePath(specFile, opts.env))
     const images: ImageReport[] = new Array(plan.images.length)
     await runPool(

@@ -9,7 +9,7 @@ import { addAbortSignal, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { AirlockError } from '../../errors.js'
 import { sniffCompression } from './compression.js'
-import { RangeReadStream } from './file-range.js'
+import { type PositionalReader, RangeReadStream } from './file-range.js'
 import { indexTar, readFully, type TarEntry } from './tar-index.js'
 
 /** Upper bound for JSON members read whole (manifest.json, index.json, configs, manifests). */
@@ -17,14 +17,46 @@ export const MAX_JSON = 16 << 20
 /** Symlink hops followed before giving up (Linux allows 40). */
 const MAX_HOPS = 40
 
+/** A random-access file: a FileHandle, or the parts of a split bundle read as one. */
+export type ArchiveReader = PositionalReader & { close(): Promise<void> }
+
 export class ArchiveFile {
   private constructor(
     readonly path: string,
     /** How messages name the archive, e.g. `docker-archive:/x.tar`. */
     readonly what: string,
-    private readonly fh: FileHandle,
+    private readonly fh: ArchiveReader,
     readonly entries: Map<string, TarEntry>,
+    /** Offset where the archive's entries end (its closing zero blocks). */
+    readonly end: number,
+    readonly size: number,
   ) {}
+
+  /** An archive over an already open reader of `size` bytes; closes the reader when it fails. */
+  static async fromReader(
+    fh: ArchiveReader,
+    size: number,
+    path: string,
+    what: string,
+    signal?: AbortSignal,
+  ): Promise<ArchiveFile> {
+    try {
+      const head = Buffer.alloc(Math.min(8, size))
+      await readFully(fh, head, 0)
+      const compression = sniffCompression(head)
+      if (compression !== 'none') {
+        throw new AirlockError('INVALID_INPUT', `${what} is ${compression}-compressed`, {
+          hint: `airlock reads uncompressed tar archives without extracting them; decompress it first (e.g. ${compression === 'gzip' ? 'gunzip -k' : compression === 'zstd' ? 'zstd -d' : `${compression} -dk`} FILE) and use the .tar`,
+        })
+      }
+      const out = { end: 0 }
+      const entries = await indexTar(fh, size, what, signal, out)
+      return new ArchiveFile(path, what, fh, entries, out.end, size)
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
+  }
 
   static async open(path: string, what: string, signal?: AbortSignal): Promise<ArchiveFile> {
     let size: number
@@ -50,21 +82,7 @@ export class ArchiveFile {
         { hint: 'check the file name; the archive file must exist and be readable', cause: err },
       )
     }
-    try {
-      const head = Buffer.alloc(Math.min(8, size))
-      await readFully(fh, head, 0)
-      const compression = sniffCompression(head)
-      if (compression !== 'none') {
-        throw new AirlockError('INVALID_INPUT', `${what} is ${compression}-compressed`, {
-          hint: `airlock reads uncompressed tar archives without extracting them; decompress it first (e.g. ${compression === 'gzip' ? 'gunzip -k' : compression === 'zstd' ? 'zstd -d' : `${compression} -dk`} FILE) and use the .tar`,
-        })
-      }
-      const entries = await indexTar(fh, size, what, signal)
-      return new ArchiveFile(path, what, fh, entries)
-    } catch (err) {
-      await fh.close()
-      throw err
-    }
+    return ArchiveFile.fromReader(fh, size, path, what, signal)
   }
 
   has(name: string): boolean {

@@ -3,11 +3,15 @@
  * given a shared descriptor, destroying one of these never closes the file, so several streams (and
  * retries after a failed one) can use the same handle.
  */
-import type { FileHandle } from 'node:fs/promises'
 import { Readable, Writable } from 'node:stream'
 import { AirlockError } from '../../errors.js'
 
 const CHUNK = 1 << 20
+
+/** What reading needs of a file: a FileHandle, or several files read as one (bundle parts). */
+export interface PositionalReader {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>
+}
 
 /** Reads `size` bytes of `fh` from `start`. */
 export class RangeReadStream extends Readable {
@@ -15,7 +19,7 @@ export class RangeReadStream extends Readable {
   private readonly end: number
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: PositionalReader,
     start: number,
     size: number,
   ) {
@@ -49,12 +53,17 @@ export class RangeReadStream extends Readable {
   }
 }
 
+/** What writing needs of a file: a FileHandle, or bundle parts written as one file. */
+export interface PositionalWriter {
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>
+}
+
 /** Writes whatever it is given to `fh` from `start` on; `written` counts the bytes. */
 export class PositionalWriteStream extends Writable {
   written = 0
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly fh: PositionalWriter,
     private readonly start: number,
   ) {
     super({ highWaterMark: CHUNK })

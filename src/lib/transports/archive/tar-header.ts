@@ -121,3 +121,54 @@ export function parsePax(body: Buffer): Record<string, string> {
   }
   return out
 }
+
+export interface HeaderFields {
+  name: string
+  size: number
+  /** '0' regular file, '5' directory, 'x' pax extended header. */
+  type: '0' | '5' | 'x'
+  mode?: number
+}
+
+/**
+ * One POSIX ustar header block (the same layout parseHeader reads), with uid/gid 0 and mtime 0 so
+ * that the same content gives the same bytes. Names longer than 100 bytes are split into the ustar
+ * prefix field at a '/'; sizes of 8 GiB and more use GNU base-256, as GNU tar and Go's archive/tar do.
+ */
+export function encodeHeader(h: HeaderFields): Buffer {
+  const block = Buffer.alloc(BLOCK)
+  let name = h.name
+  let prefix = ''
+  if (Buffer.byteLength(name) > 100) {
+    const cut = name.lastIndexOf('/', 155)
+    if (cut <= 0 || Buffer.byteLength(name.slice(cut + 1)) > 100) {
+      throw new Error(`tar entry name too long: ${name}`)
+    }
+    prefix = name.slice(0, cut)
+    name = name.slice(cut + 1)
+  }
+  block.write(name, 0, 100, 'utf8')
+  const octal = (n: number, at: number, len: number) =>
+    block.write(`${n.toString(8).padStart(len - 1, '0')}\0`, at, len, 'latin1')
+  octal(h.mode ?? (h.type === '5' ? 0o755 : 0o644), 100, 8)
+  octal(0, 108, 8)
+  octal(0, 116, 8)
+  if (h.size < 8 * 1024 ** 3) octal(h.size, 124, 12)
+  else {
+    let v = h.size
+    for (let i = 135; i > 124; i--) {
+      block[i] = v % 256
+      v = Math.floor(v / 256)
+    }
+    block[124] = 0x80
+  }
+  octal(0, 136, 12)
+  block.write(h.type, 156, 1, 'latin1')
+  block.write('ustar\0' + '00', 257, 8, 'latin1')
+  block.write(prefix, 345, 155, 'utf8')
+  block.fill(0x20, 148, 156)
+  let sum = 0
+  for (let i = 0; i < BLOCK; i++) sum += block[i]
+  block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 8, 'latin1')
+  return block
+}

@@ -5,8 +5,8 @@
  * No well-kept npm package gives random access to tar members (tar-stream and node-tar read
  * sequentially), hence this small indexer; header parsing is in tar-header.ts.
  */
-import type { FileHandle } from 'node:fs/promises'
 import { AirlockError } from '../../errors.js'
+import type { PositionalReader } from './file-range.js'
 import { BLOCK, cString, isZeroBlock, parseHeader, parsePax, type RawHeader } from './tar-header.js'
 import { entryName, linkTarget } from './tar-paths.js'
 
@@ -14,6 +14,8 @@ export interface TarEntry {
   /** Normalized path inside the archive (no leading `./`, no trailing `/`). */
   name: string
   kind: 'file' | 'hardlink' | 'symlink' | 'directory' | 'other'
+  /** Offset of the entry's first header block (GNU long-name and pax headers included). */
+  header: number
   /** Offset of the body in the archive file. */
   offset: number
   size: number
@@ -24,11 +26,16 @@ export interface TarEntry {
 /** Limit for the bodies of GNU long-name and pax header entries. */
 const MAX_META = 1 << 20
 
+/**
+ * Indexes the archive. `out.end` receives the offset where the archive's entries end (its closing
+ * zero blocks, or the end of the file when they are missing).
+ */
 export async function indexTar(
-  fh: FileHandle,
+  fh: PositionalReader,
   fileSize: number,
   what: string,
   signal?: AbortSignal,
+  out?: { end: number },
 ): Promise<Map<string, TarEntry>> {
   const entries = new Map<string, TarEntry>()
   const block = Buffer.alloc(BLOCK)
@@ -37,6 +44,7 @@ export async function indexTar(
   let longName: string | undefined
   let longLink: string | undefined
   let pos = 0
+  let header = 0
   const corrupt = (why: string) =>
     new AirlockError(
       'INVALID_INPUT',
@@ -60,6 +68,7 @@ export async function indexTar(
       throw corrupt((err as Error).message)
     }
     const ext = { ...global, ...pax }
+    if (!longName && !longLink && !Object.keys(pax).length) header = pos
     const isMeta = h.kind === 'gnu-longname' || h.kind === 'gnu-longlink' || h.kind.startsWith('pax')
     const size = !isMeta && ext.size !== undefined ? Number(ext.size) : h.size
     if (!Number.isSafeInteger(size) || size < 0) throw corrupt(`bad size for ${JSON.stringify(h.name)}`)
@@ -87,7 +96,7 @@ export async function indexTar(
       longName = undefined
       longLink = undefined
       const name = entryName(rawName, what)
-      const entry: TarEntry = { name, kind: h.kind as TarEntry['kind'], offset: body, size: bodySize }
+      const entry: TarEntry = { name, kind: h.kind as TarEntry['kind'], header, offset: body, size: bodySize }
       if (h.kind === 'symlink' || h.kind === 'hardlink') {
         entry.target = linkTarget(name, h.kind, rawLink, what)
       }
@@ -96,6 +105,7 @@ export async function indexTar(
     }
     pos = body + Math.ceil(bodySize / BLOCK) * BLOCK
   }
+  if (out) out.end = pos
   if (pos === 0 && fileSize < BLOCK) {
     throw new AirlockError('INVALID_INPUT', `${what} is not a tar archive (${fileSize} bytes)`, {
       hint: 'give a file written by docker save, podman save or skopeo copy',
@@ -105,7 +115,7 @@ export async function indexTar(
 }
 
 /** Fills `buf` from `position`; the file must not end before (it was sized when opened). */
-export async function readFully(fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+export async function readFully(fh: PositionalReader, buf: Buffer, position: number): Promise<void> {
   let done = 0
   while (done < buf.length) {
     const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done)

@@ -30,7 +30,19 @@ export class OciArchiveSource implements ImageSource {
     private readonly archive: ArchiveFile,
     private readonly top: Descriptor,
     private readonly ctx: TransportContext,
+    /** Whether close() closes the archive (false when it is shared, as a bundle's is). */
+    private readonly owned = true,
   ) {}
+
+  /** The image `top` (an index.json entry) of an archive that stays open after close(). */
+  static fromArchive(
+    reference: ImageReference,
+    archive: ArchiveFile,
+    top: Descriptor,
+    ctx: TransportContext = {},
+  ): OciArchiveSource {
+    return new OciArchiveSource(reference, archive, top, ctx, false)
+  }
 
   static async open(
     reference: ImageReference,
@@ -80,7 +92,7 @@ export class OciArchiveSource implements ImageSource {
   }
 
   async close(): Promise<void> {
-    await this.archive.close()
+    if (this.owned) await this.archive.close()
   }
 }
 

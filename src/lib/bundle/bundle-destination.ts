@@ -1,0 +1,89 @@
+/**
+ * One image being added to a bundle: an ImageDestination over the bundle's shared writer. Blobs
+ * already in the bundle (from this run's other images, or from an earlier run) are reused; a blob
+ * another image is writing right now is waited for instead of being fetched twice.
+ */
+import type { Readable } from 'node:stream'
+import { AirlockError } from '../errors.js'
+import type { Descriptor } from '../manifest.js'
+import { ociArchiveTransport } from '../transports/oci-archive/transport.js'
+import type {
+  ImageDestination,
+  ImageReference,
+  ImageSource,
+  RawManifest,
+  ReuseResult,
+  Transport,
+} from '../transports/transport.js'
+import type { BundleWriter } from './bundle-writer.js'
+import { blobPath } from './layout.js'
+
+export class BundleTargetReference implements ImageReference {
+  readonly transport: Transport = ociArchiveTransport
+  /** The destination newDestination hands out (set by whoever made it). */
+  destination?: ImageDestination
+
+  constructor(
+    readonly base: string,
+    readonly name: string,
+  ) {}
+
+  get within(): string {
+    return `${this.base}:${this.name}`
+  }
+
+  toString(): string {
+    return `oci-archive:${this.within}`
+  }
+
+  async newSource(): Promise<ImageSource> {
+    throw new AirlockError('UNSUPPORTED', `${this}: open the bundle to read it`)
+  }
+
+  async newDestination(): Promise<ImageDestination> {
+    if (!this.destination) throw new AirlockError('INTERNAL', `${this}: no bundle writer`)
+    return this.destination
+  }
+}
+
+export class BundleDestination implements ImageDestination {
+  readonly capabilities = { concurrentBlobs: true, canMount: false, preservesDigests: true }
+
+  constructor(
+    readonly reference: ImageReference,
+    private readonly writer: BundleWriter,
+    /** Digest the bundle holds under this name already (an earlier run). */
+    private readonly current: string | undefined,
+    private readonly onCommit: (top: RawManifest) => void,
+  ) {}
+
+  async currentDigest(): Promise<string | undefined> {
+    return this.current && this.writer.has(blobPath(this.current)) ? this.current : undefined
+  }
+
+  async hasManifest(digest: string): Promise<boolean> {
+    return this.writer.has(blobPath(digest))
+  }
+
+  async tryReuseBlob(desc: Descriptor): Promise<ReuseResult> {
+    return (await this.writer.claim(desc.digest, this)) ? 'exists' : undefined
+  }
+
+  putBlob(desc: Descriptor, stream: Readable): Promise<void> {
+    return this.writer.addBlob(desc.digest, desc.size, stream)
+  }
+
+  async putManifest(m: RawManifest): Promise<void> {
+    if (await this.writer.claim(m.digest, this)) return
+    await this.writer.addBlob(m.digest, m.bytes.length, m.bytes)
+  }
+
+  async commit(top: RawManifest, _stored: boolean): Promise<void> {
+    await this.putManifest(top)
+    this.onCommit(top)
+  }
+
+  async close(): Promise<void> {
+    this.writer.release(this)
+  }
+}

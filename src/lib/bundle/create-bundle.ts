@@ -1,0 +1,330 @@
+/**
+ * `airlock bundle create`: images from registries (or local engines) into one bundle file, each
+ * blob stored once. Run again on the same file, it adds only what the bundle lacks: images already
+ * there with the same digest are not fetched, and new blobs are appended after the old entries,
+ * so the parts of a split bundle that held no change stay byte for byte the same.
+ */
+import { setTimeout as sleep } from 'node:timers/promises'
+import { copyImage } from '../copy/copy-image.js'
+import { runPool } from '../copy/pool.js'
+import { AirlockError, toAirlockError } from '../errors.js'
+import type { Descriptor } from '../manifest.js'
+import { parseDockerRef } from '../reference.js'
+import { listTags } from '../registry-ops.js'
+import type { RegistryOptions } from '../transports/registry/options.js'
+import type { EngineOptions } from '../transports/transport.js'
+import { BundleDestination, BundleTargetReference } from './bundle-destination.js'
+import { metadataFiles, writePartSums } from './bundle-metadata.js'
+import { BundleWriter } from './bundle-writer.js'
+import { ANN, LAYOUT_FILE } from './layout.js'
+import { Bundle } from './open-bundle.js'
+import { type BundleItem, itemsFromRefs, itemsFromSpec, type ResolvedItems } from './sources.js'
+import type { BundleCreateReport, BundleImageReport } from './types.js'
+
+/** Smallest --split: a part per MiB is already more files than anyone wants to carry. */
+export const MIN_PART_SIZE = 1024 * 1024
+
+export interface CreateBundleOptions {
+  output: string
+  refs?: string[]
+  /** A mirror spec selecting the images (instead of refs). */
+  specFile?: string
+  platforms?: string[]
+  /** Add cosign signature/attestation/SBOM tags and referrers-tag indexes of each image. */
+  referrers?: boolean
+  /** Part size in bytes; unset: one file. */
+  split?: number
+  /** Registry options for REF sources (a spec brings its own per registry). */
+  registry?: RegistryOptions
+  engine?: EngineOptions
+  /** Images fetched at once (default 4, or the spec's concurrency). */
+  concurrency?: number
+  /** Blobs in flight per image (default 4). */
+  jobs?: number
+  /** Attempts after the first for an image that fails in a retryable way (default 2). */
+  retries?: number
+  env?: NodeJS.ProcessEnv
+  signal?: AbortSignal
+  onImage?: (r: BundleImageReport) => void
+}
+
+export async function createBundle(opts: CreateBundleOptions): Promise<BundleCreateReport> {
+  const signal = opts.signal ?? new AbortController().signal
+  if (!!opts.refs?.length === !!opts.specFile) {
+    throw new AirlockError(
+      'INVALID_INPUT',
+      'give the images to bundle: REF arguments or -f SPEC (not both)',
+      {
+        hint: 'airlock bundle create -o images.tar docker.io/library/alpine:3.20, or -f mirror.yaml',
+      },
+    )
+  }
+  if (opts.split !== undefined && opts.split < MIN_PART_SIZE) {
+    throw new AirlockError('INVALID_INPUT', `--split ${opts.split} is smaller than 1 MiB`, {
+      hint: 'give a part size such as 4000M (FAT32 holds files up to 4 GiB - 1 byte) or 2G',
+    })
+  }
+  const resolved: ResolvedItems = opts.specFile
+    ? await itemsFromSpec(opts.specFile, {
+        platforms: opts.platforms,
+        referrers: opts.referrers,
+        env: opts.env,
+        signal,
+      })
+    : {
+        items: itemsFromRefs(opts.refs ?? [], opts.platforms, opts.referrers ?? false),
+        errors: [],
+        optionsFor: () => opts.registry ?? {},
+        tagsOf: async (repo, s) => (await listTags(`docker://${repo}`, opts.registry ?? {}, s)).tags,
+      }
+  const { writer, existing, layout } = await openWriter(opts.output, opts.split)
+  const entries = new Map<string, Descriptor>(
+    existing.map((d) => [d.annotations?.[ANN.refName] ?? d.digest, d]),
+  )
+  const before = new Map([...entries].map(([k, d]) => [k, d.digest]))
+  const images: BundleImageReport[] = new Array(resolved.items.length)
+  const ctx: AddContext = { writer, entries, resolved, opts, signal, base: opts.output }
+  try {
+    await runPool(
+      resolved.items.map((item, i) => [item, i] as const),
+      Math.max(1, opts.concurrency ?? resolved.session?.spec.defaults.concurrency ?? 4),
+      async ([item, i]) => {
+        images[i] = await addImage(item, ctx)
+        opts.onImage?.(images[i])
+      },
+      signal,
+    ).catch((err) => {
+      if (!signal.aborted) throw err
+    })
+    resolved.items.forEach((item, i) => {
+      images[i] ??= notStarted(item)
+    })
+  } catch (err) {
+    await writer.abort()
+    throw err
+  }
+  const changed = [...entries].some(([k, d]) => before.get(k) !== d.digest)
+  const report = baseReport(opts.output, images, resolved.errors, signal.aborted)
+  if (!changed && existing.length) {
+    await writer.abort()
+    const b = await Bundle.open(opts.output)
+    await b.close()
+    return {
+      ...report,
+      parts: b.files.parts,
+      changedParts: [],
+      outcome: 'unchanged',
+      size: b.archive.size,
+      blobs: blobTotals(b.archive.entries.values()),
+    }
+  }
+  const index = [...entries.values()].sort((a, b) =>
+    (a.annotations?.[ANN.refName] ?? a.digest) < (b.annotations?.[ANN.refName] ?? b.digest) ? -1 : 1,
+  )
+  const meta = await metadataFiles(writer, index, layout)
+  const written = await writer.commit(meta)
+  if (written.parts.length > 1 || written.parts[0] !== opts.output)
+    await writePartSums(opts.output, written, signal)
+  const b = await Bundle.open(opts.output)
+  await b.close()
+  return {
+    ...report,
+    parts: written.parts,
+    changedParts: written.changed,
+    outcome: existing.length ? 'added' : 'new',
+    size: written.size,
+    blobs: blobTotals(b.archive.entries.values()),
+  }
+}
+
+async function openWriter(
+  output: string,
+  split: number | undefined,
+): Promise<{ writer: BundleWriter; existing: Descriptor[]; layout?: Buffer }> {
+  const old = await Bundle.openIfExists(output)
+  if (!old)
+    return { writer: await BundleWriter.create(output, split ?? Number.POSITIVE_INFINITY), existing: [] }
+  try {
+    const sizes = old.partSizes
+    const partSize = old.files.split ? sizes[0] : Number.POSITIVE_INFINITY
+    if (old.files.split && sizes.slice(0, -1).some((s) => s !== partSize)) {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `the parts of ${output} differ in size, so airlock cannot add to them`,
+        {
+          hint: 'join them (cat) and create a new bundle, or choose another -o',
+        },
+      )
+    }
+    if (split !== undefined && split !== partSize) {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        old.files.split
+          ? `${output} is split into parts of ${partSize} bytes; --split ${split} differs`
+          : `${output} exists as one file; it cannot be split while adding to it`,
+        {
+          hint: 'add to it without --split (or with the same size), or create a new bundle under another name',
+        },
+      )
+    }
+    const layout = old.archive.has(LAYOUT_FILE)
+      ? await old.archive.read(old.archive.file(LAYOUT_FILE, LAYOUT_FILE))
+      : undefined
+    const writer = await BundleWriter.append(
+      output,
+      old.files.parts,
+      partSize,
+      old.archive.end,
+      old.archive.entries.values(),
+    )
+    return { writer, existing: old.images.map((i) => i.descriptor), layout }
+  } finally {
+    await old.close()
+  }
+}
+
+interface AddContext {
+  writer: BundleWriter
+  entries: Map<string, Descriptor>
+  resolved: ResolvedItems
+  opts: CreateBundleOptions
+  signal: AbortSignal
+  base: string
+}
+
+async function addImage(item: BundleItem, ctx: AddContext): Promise<BundleImageReport> {
+  const started = performance.now()
+  const report: BundleImageReport = {
+    source: item.source,
+    reference: item.name,
+    action: 'failed',
+    bytes: 0,
+    seconds: 0,
+    attempts: 0,
+  }
+  const done = (r: Partial<BundleImageReport>) => ({
+    ...report,
+    ...r,
+    seconds: (performance.now() - started) / 1000,
+  })
+  const retries = ctx.opts.retries ?? ctx.resolved.session?.spec.defaults.retries ?? 2
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const r = await copyInto(item, item.name, ctx, {})
+      const referrers =
+        item.referrers && item.registry ? await addReferrers(item, r.sourceDigest, ctx) : undefined
+      return done({
+        action: r.upToDate ? 'present' : 'added',
+        reason: r.upToDate ? 'the bundle has this digest already' : undefined,
+        digest: r.destinationDigest,
+        sourceDigest: r.sourceDigest,
+        platforms: r.platforms,
+        bytes: r.bytes.copied,
+        attempts: attempt,
+        ...(referrers ? { referrers } : {}),
+      })
+    } catch (err) {
+      const e = toAirlockError(err)
+      if (ctx.signal.aborted || !e.retryable || attempt > retries) {
+        return done({ action: 'failed', attempts: attempt, error: { code: e.code, message: e.message } })
+      }
+      await sleep(500 * 2 ** (attempt - 1), undefined, { signal: ctx.signal }).catch(() => undefined)
+    }
+  }
+}
+
+async function copyInto(
+  item: BundleItem,
+  name: string,
+  ctx: AddContext,
+  extra: Record<string, string>,
+  source = item.source,
+) {
+  const ref = new BundleTargetReference(ctx.base, name)
+  const current = ctx.entries.get(name)?.digest
+  let committed: Descriptor | undefined
+  const dest = new BundleDestination(ref, ctx.writer, current, (top) => {
+    committed = { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length }
+  })
+  ref.destination = dest
+  const r = await copyImage(source, ref, {
+    platforms: item.platforms,
+    jobs: ctx.opts.jobs ?? 4,
+    signal: ctx.signal,
+    source: {
+      registry: item.registry ? ctx.resolved.optionsFor(item.registry) : ctx.opts.registry,
+      engine: ctx.opts.engine,
+    },
+  })
+  if (committed) {
+    const annotations: Record<string, string> = { ...item.annotations, ...extra, [ANN.refName]: name }
+    if (r.sourceDigest !== committed.digest) annotations[ANN.sourceDigest] = r.sourceDigest
+    ctx.entries.set(name, { ...committed, annotations })
+  }
+  return r
+}
+
+const SIG_SUFFIXES = ['.sig', '.att', '.sbom']
+
+/**
+ * cosign's tags (`sha256-<hex>.sig|.att|.sbom`) and the referrers tag schema's `sha256-<hex>` of the
+ * image, from its repository, as entries of their own (the mirror copies the same set).
+ */
+async function addReferrers(item: BundleItem, digest: string, ctx: AddContext): Promise<string[]> {
+  const repo = parseDockerRef(item.source.replace(/^docker:\/\//, '')).name
+  const prefix = digest.replace(':', '-')
+  const tags = (await ctx.resolved.tagsOf(repo, ctx.signal)).filter(
+    (t) => t === prefix || SIG_SUFFIXES.some((s) => t === `${prefix}${s}`),
+  )
+  const added: string[] = []
+  for (const tag of tags) {
+    const name = `${repo}:${tag}`
+    const extra: Record<string, string> = { [ANN.referrerOf]: digest }
+    const target = item.annotations[ANN.target]
+    if (target) extra[ANN.target] = target.replace(/[:@][^/]*$/, `:${tag}`)
+    await copyInto({ ...item, platforms: undefined }, name, ctx, extra, `docker://${name}`)
+    added.push(name)
+  }
+  return added
+}
+
+function notStarted(item: BundleItem): BundleImageReport {
+  return {
+    source: item.source,
+    reference: item.name,
+    action: 'failed',
+    bytes: 0,
+    seconds: 0,
+    attempts: 0,
+    error: { code: 'INTERRUPTED', message: 'not started: the run was interrupted' },
+  }
+}
+
+function baseReport(
+  bundle: string,
+  images: BundleImageReport[],
+  errors: BundleCreateReport['errors'],
+  interrupted: boolean,
+): Omit<BundleCreateReport, 'parts' | 'changedParts' | 'outcome' | 'size' | 'blobs'> {
+  const count = (a: string) => images.filter((i) => i.action === a).length
+  const totals = {
+    images: images.length,
+    added: count('added'),
+    present: count('present'),
+    failed: count('failed'),
+    bytes: images.reduce((n, i) => n + i.bytes, 0),
+  }
+  const exitCode = interrupted ? 1 : totals.failed || errors.length ? 3 : 0
+  return { bundle, images, totals, errors, exitCode }
+}
+
+function blobTotals(entries: Iterable<{ name: string; size: number }>): { count: number; bytes: number } {
+  let count = 0
+  let bytes = 0
+  for (const e of entries) {
+    if (!e.name.startsWith('blobs/') || e.name.split('/').length !== 3) continue
+    count++
+    bytes += e.size
+  }
+  return { count, bytes }
+}
