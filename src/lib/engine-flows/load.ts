@@ -16,6 +16,7 @@ import { ArchiveFile, MAX_JSON } from '../transports/archive/archive-file.js'
 import { DockerArchiveReference, listDockerArchive } from '../transports/docker-archive/transport.js'
 import { OciArchiveReference } from '../transports/oci-archive/transport.js'
 import { REF_NAME } from '../transports/oci-layout/transport.js'
+import type { ImageReference } from '../transports/transport.js'
 import type { EngineFlowOptions, EngineName, Notice } from './options.js'
 
 export interface LoadedImage {
@@ -44,18 +45,41 @@ export async function loadArchive(
   const { format, items } = await listArchive(path)
   if (!items.length)
     throw new AirlockError('INVALID_INPUT', `${file} holds no image`, { hint: 'check the file' })
-  const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
-  const notices: Notice[] = []
-  const images: LoadedImage[] = []
   const sourceOf = (index: number) =>
     format === 'docker-archive'
       ? new DockerArchiveReference(path, undefined, index)
       : new OciArchiveReference(path, undefined, index)
+  return loadImages(
+    file,
+    format,
+    items.map((i) => ({ ...i, source: sourceOf(i.index) })),
+    opts,
+  )
+}
+
+export interface LoadItem {
+  /** Position in the archive (`@N`). */
+  index: number
+  names: string[]
+  source: ImageReference
+}
+
+/** Loads `items` (images of `file`) into the local engine, each under its names. */
+export async function loadImages(
+  file: string,
+  format: LoadResult['format'],
+  items: LoadItem[],
+  opts: EngineFlowOptions & { quota?: QuotaFlowOptions } = {},
+): Promise<LoadResult> {
+  const path = resolve(file)
+  const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
+  const notices: Notice[] = []
+  const images: LoadedImage[] = []
   // Room for every image of the archive, checked before the first is written.
   const preflight =
     engine === 'podman'
       ? await preflightPodmanWrite(
-          items.map((i) => sourceOf(i.index)),
+          items.map((i) => i.source),
           {
             engine: opts.engineOptions,
             quota: opts.quota,
@@ -79,7 +103,7 @@ export async function loadArchive(
         message: `image @${item.index} of ${file} has no name; loaded as ${fallback}`,
       })
     }
-    const copy = await copyImage(sourceOf(item.index), engineTransportRef(engine, names[0]), {
+    const copy = await copyImage(item.source, engineTransportRef(engine, names[0]), {
       platforms: opts.platforms,
       jobs: opts.jobs,
       signal: opts.signal,

@@ -1,0 +1,214 @@
+/**
+ * `airlock bundle push FILE --to REGISTRY[/PROJECT]`: every image of a bundle into a registry or
+ * Harbor project, named by the mirror's rules (`--naming`, else the rule the bundle recorded from
+ * its spec, else flatten as `airlock mirror` does), digests kept: the copy engine sends only blobs
+ * the registry lacks, verifies each one as it streams out of the bundle, and tags an image only
+ * after all its blobs and manifests are there. Without --to, images go where the spec that made the
+ * bundle said. A failure never stops the other images (exit 3).
+ */
+import { copyImage } from '../copy/copy-image.js'
+import { runPool } from '../copy/pool.js'
+import { AirlockError, toAirlockError } from '../errors.js'
+import { harborHost, projectName } from '../harbor/project-name.js'
+import { parsePlatform } from '../manifest.js'
+import { parseNaming, targetRepository } from '../mirror/naming.js'
+import type { Naming } from '../mirror/types.js'
+import { parseDockerRef } from '../reference.js'
+import type { RegistryOptions } from '../transports/registry/options.js'
+import { ANN } from './layout.js'
+import { Bundle, type BundleImage } from './open-bundle.js'
+
+export interface PushBundleOptions {
+  /** `host[:port]` or `host[:port]/project[/path]`. */
+  to?: string
+  naming?: string
+  /** Only these images (their references in the bundle; default all). */
+  images?: string[]
+  platforms?: string[]
+  registry?: RegistryOptions
+  /** Images pushed at once (default 2: blobs already go several at a time). */
+  concurrency?: number
+  jobs?: number
+  dryRun?: boolean
+  signal?: AbortSignal
+  onImage?: (r: PushedImage) => void
+}
+
+export interface PushedImage {
+  reference: string
+  target: string
+  action: 'pushed' | 'present' | 'planned' | 'failed'
+  digest: string
+  bytes: number
+  blobs?: { total: number; sent: number; present: number }
+  seconds: number
+  error?: { code: string; message: string }
+}
+
+export interface PushBundleReport {
+  bundle: string
+  images: PushedImage[]
+  totals: { images: number; pushed: number; present: number; failed: number; bytes: number }
+  exitCode: number
+}
+
+interface Destination {
+  host: string
+  project?: string
+}
+
+export function parseTo(to: string): Destination {
+  const text = to.replace(/^docker:\/\//, '').replace(/\/+$/, '')
+  const slash = text.indexOf('/')
+  const host = harborHost(slash < 0 ? text : text.slice(0, slash))
+  if (slash < 0) return { host }
+  const path = text.slice(slash + 1)
+  const [first, ...rest] = path.split('/')
+  // Harbor project names are lowercase (the group name users know may have capitals).
+  return { host, project: [projectName(first).name, ...rest.map((p) => p.toLowerCase())].join('/') }
+}
+
+/** Where one image of the bundle goes. */
+export function targetOf(
+  image: BundleImage,
+  dest: Destination | undefined,
+  naming: Naming | undefined,
+): string {
+  let source: ReturnType<typeof parseDockerRef>
+  try {
+    source = parseDockerRef(image.reference)
+  } catch {
+    throw new AirlockError(
+      'INVALID_INPUT',
+      `image ${image.reference} of the bundle has no reference to name it by`,
+      {
+        hint: 'push it by digest with airlock copy oci-archive:FILE:@N docker://REGISTRY/REPO@DIGEST',
+      },
+    )
+  }
+  const suffix = source.digest && !source.tag ? `@${source.digest}` : `:${source.tag ?? 'latest'}`
+  if (!dest) {
+    const recorded = image.annotations[ANN.target]
+    if (!recorded) {
+      throw new AirlockError('INVALID_INPUT', `the bundle does not say where ${image.reference} goes`, {
+        hint: 'give --to REGISTRY[/PROJECT] (only bundles made from a mirror spec record a target)',
+      })
+    }
+    return recorded
+  }
+  const rule =
+    naming ??
+    (image.annotations[ANN.naming]
+      ? parseNaming(image.annotations[ANN.naming])
+      : { kind: 'flatten' as const })
+  const repo = targetRepository(
+    source,
+    { naming: rule, target: image.annotations[ANN.targetPath] },
+    { target: dest.host, project: dest.project, naming: rule },
+  )
+  return `${repo}${suffix}`
+}
+
+export async function pushBundle(file: string, opts: PushBundleOptions = {}): Promise<PushBundleReport> {
+  const signal = opts.signal ?? new AbortController().signal
+  const dest = opts.to ? parseTo(opts.to) : undefined
+  const naming = opts.naming ? parseNaming(opts.naming) : undefined
+  const bundle = await Bundle.open(file, signal)
+  try {
+    let chosen = bundle.images
+    if (opts.images?.length) {
+      const missing = opts.images.filter(
+        (r) => !bundle.images.some((i) => i.reference === r || sameRef(i.reference, r)),
+      )
+      if (missing.length) {
+        throw new AirlockError('INVALID_INPUT', `not in ${file}: ${missing.join(', ')}`, {
+          hint: `see what it holds with airlock bundle list ${file}`,
+        })
+      }
+      chosen = bundle.images.filter((i) =>
+        opts.images?.some((r) => i.reference === r || sameRef(i.reference, r)),
+      )
+    }
+    // Every target is known (and valid) before anything is sent.
+    const planned = chosen.map((image) => ({ image, target: targetOf(image, dest, naming) }))
+    const images: PushedImage[] = new Array(planned.length)
+    await runPool(
+      planned.map((p, i) => [p, i] as const),
+      Math.max(1, opts.concurrency ?? 2),
+      async ([p, i]) => {
+        images[i] = await pushOne(bundle, p.image, p.target, opts, signal)
+        opts.onImage?.(images[i])
+      },
+      signal,
+    ).catch((err) => {
+      if (!signal.aborted) throw err
+    })
+    planned.forEach((p, i) => {
+      images[i] ??= {
+        reference: p.image.reference,
+        target: p.target,
+        action: 'failed',
+        digest: p.image.digest,
+        bytes: 0,
+        seconds: 0,
+        error: { code: 'INTERRUPTED', message: 'not started: the run was interrupted' },
+      }
+    })
+    const count = (a: PushedImage['action']) => images.filter((i) => i.action === a).length
+    const totals = {
+      images: images.length,
+      pushed: count('pushed'),
+      present: count('present'),
+      failed: count('failed'),
+      bytes: images.reduce((n, i) => n + i.bytes, 0),
+    }
+    return { bundle: bundle.files.base, images, totals, exitCode: signal.aborted ? 1 : totals.failed ? 3 : 0 }
+  } finally {
+    await bundle.close()
+  }
+}
+
+function sameRef(a: string, b: string): boolean {
+  try {
+    return parseDockerRef(a).toString() === parseDockerRef(b).toString()
+  } catch {
+    return false
+  }
+}
+
+async function pushOne(
+  bundle: Bundle,
+  image: BundleImage,
+  target: string,
+  opts: PushBundleOptions,
+  signal: AbortSignal,
+): Promise<PushedImage> {
+  const started = performance.now()
+  const base = { reference: image.reference, target, digest: image.digest }
+  if (opts.dryRun) return { ...base, action: 'planned', bytes: 0, seconds: 0 }
+  try {
+    const r = await copyImage(bundle.reference(image), `docker://${target}`, {
+      platforms: opts.platforms?.map(parsePlatform),
+      jobs: opts.jobs ?? 4,
+      signal,
+      destination: { registry: opts.registry },
+    })
+    return {
+      ...base,
+      digest: r.destinationDigest,
+      action: r.upToDate ? 'present' : 'pushed',
+      bytes: r.bytes.copied,
+      blobs: { total: r.blobs.total, sent: r.blobs.copied, present: r.blobs.skipped + r.blobs.mounted },
+      seconds: (performance.now() - started) / 1000,
+    }
+  } catch (err) {
+    const e = toAirlockError(err)
+    return {
+      ...base,
+      action: 'failed',
+      bytes: 0,
+      seconds: (performance.now() - started) / 1000,
+      error: { code: e.code, message: e.message },
+    }
+  }
+}
