@@ -143,24 +143,36 @@ export class PartsWriter {
     this.existing = existing
   }
 
-  private async handle(i: number): Promise<FileHandle> {
-    let fh = this.fhs[i]
-    if (!fh) {
-      const path = this.pathFor(i)
-      try {
-        fh = await open(path, i < this.existing ? 'r+' : 'wx', 0o644)
-      } catch (err) {
-        throw new AirlockError('INVALID_INPUT', `cannot write ${path}: ${(err as Error).message}`, {
-          hint:
-            (err as NodeJS.ErrnoException).code === 'EEXIST'
-              ? `${path} is in the way; move it away`
-              : 'check that the directory exists and is writable, and that the disk has room',
-          cause: err,
-        })
-      }
-      this.fhs[i] = fh
-      if (i >= this.existing) this.made.add(i)
+  private readonly opening = new Map<number, Promise<FileHandle>>()
+
+  /** The part's handle, opened once even when several writes reach a new part at the same time. */
+  private handle(i: number): Promise<FileHandle> {
+    const fh = this.fhs[i]
+    if (fh) return Promise.resolve(fh)
+    let p = this.opening.get(i)
+    if (!p) {
+      p = this.openPart(i).finally(() => this.opening.delete(i))
+      this.opening.set(i, p)
     }
+    return p
+  }
+
+  private async openPart(i: number): Promise<FileHandle> {
+    const path = this.pathFor(i)
+    let fh: FileHandle
+    try {
+      fh = await open(path, i < this.existing ? 'r+' : 'wx', 0o644)
+    } catch (err) {
+      throw new AirlockError('INVALID_INPUT', `cannot write ${path}: ${(err as Error).message}`, {
+        hint:
+          (err as NodeJS.ErrnoException).code === 'EEXIST'
+            ? `${path} is in the way; move it away`
+            : 'check that the directory exists and is writable, and that the disk has room',
+        cause: err,
+      })
+    }
+    this.fhs[i] = fh
+    if (i >= this.existing) this.made.add(i)
     return fh
   }
 

@@ -1,0 +1,505 @@
+/**
+ * Offline bundles end to end, against real registries (Debian docker-registry), real skopeo and
+ * GNU tar: create from a registry, verify, list, push into a fresh registry with every digest kept,
+ * split parts, adding to a bundle, damaged and hostile bundles.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { execa } from 'execa'
+import { pack } from 'tar-stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type CliResult, isolatedEnv, json, runCli } from '../helpers/cli.js'
+import { type GeneratedImage, type GeneratedIndex, makeImage, makeIndex, pushRaw } from '../helpers/images.js'
+import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+
+let src: TestRegistry
+let proxy: TestProxy
+let work: string
+let alpine: GeneratedIndex
+let app: GeneratedImage
+let tool: GeneratedImage
+const env = isolatedEnv()
+
+const airlock = (args: string[]): Promise<CliResult> => runCli(args, { env, timeoutMs: 120_000 })
+const sha256 = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex')
+const at = (name: string) => path.join(work, name)
+
+/** Digest the registry serves for repo:tag (HEAD, with every manifest type accepted). */
+async function digestAt(reg: TestRegistry | string, repo: string, tag: string): Promise<string | undefined> {
+  const host = typeof reg === 'string' ? reg : reg.host
+  const r = await fetch(`http://${host}/v2/${repo}/manifests/${tag}`, {
+    method: 'HEAD',
+    headers: {
+      accept: [
+        'application/vnd.oci.image.index.v1+json',
+        'application/vnd.oci.image.manifest.v1+json',
+        'application/vnd.docker.distribution.manifest.v2+json',
+        'application/vnd.docker.distribution.manifest.list.v2+json',
+      ].join(', '),
+    },
+  })
+  return r.ok ? (r.headers.get('docker-content-digest') ?? undefined) : undefined
+}
+
+async function catalog(reg: TestRegistry): Promise<string[]> {
+  return ((await (await fetch(`http://${reg.host}/v2/_catalog`)).json()) as { repositories: string[] })
+    .repositories
+}
+
+function uniqueBlobs(...items: Array<GeneratedImage | GeneratedIndex>): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const item of items) {
+    const images = 'index' in item ? item.images : [item]
+    if ('index' in item) out.set(item.index.digest, item.index.bytes.length)
+    for (const i of images)
+      for (const b of [i.manifest, i.config, ...i.layers]) out.set(b.digest, b.bytes.length)
+  }
+  return out
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'airlock-bundle-'))
+  src = await startRegistry()
+  proxy = await startProxy(src.host)
+  alpine = await makeIndex({
+    layerSizes: [300_000, 40_000],
+    seed: 81,
+    platforms: [
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm64', variant: 'v8' },
+    ],
+  })
+  app = await makeImage({ layerSizes: [500_000, 200_000], seed: 82, format: 'docker' })
+  tool = await makeImage({ layerSizes: [250_000], seed: 83 })
+  await pushRaw(src, 'library/alpine', '3.20', alpine)
+  await pushRaw(src, 'team/app', '1.0', app)
+  // The same image under a second name: its blobs must be stored once.
+  await pushRaw(src, 'team/app-copy', '1.0', app)
+  await pushRaw(src, 'tools/tool', 'v1', tool)
+}, 60_000)
+
+afterAll(async () => {
+  await proxy?.stop()
+  await src?.stop()
+  await rm(work, { recursive: true, force: true })
+})
+
+describe('bundle create, verify, push', () => {
+  it('puts several images in one file with each blob once, and pushes them with every digest kept', async () => {
+    const out = at('images.tar')
+    const refs = [
+      `${src.host}/library/alpine:3.20`,
+      `${src.host}/team/app:1.0`,
+      `${src.host}/team/app-copy:1.0`,
+    ]
+    const c = await airlock(['bundle', 'create', '-o', out, '--tls-verify=false', '--json', ...refs])
+    expect(c.code, c.stderr).toBe(0)
+    const report = json<{
+      outcome: string
+      totals: { added: number }
+      blobs: { count: number; bytes: number }
+      size: number
+    }>(c)
+    expect(report.outcome).toBe('new')
+    expect(report.totals.added).toBe(3)
+
+    // Each blob stored once; the file is the blobs plus tar headers and the small metadata files.
+    const unique = uniqueBlobs(alpine, app)
+    const listing = (await execa('tar', ['-tf', out])).stdout.split('\n')
+    const blobNames = listing.filter((n) => n.startsWith('blobs/sha256/'))
+    expect(new Set(blobNames).size).toBe(blobNames.length)
+    expect(blobNames.sort()).toEqual([...unique.keys()].map((d) => `blobs/sha256/${d.slice(7)}`).sort())
+    const blobBytes = [...unique.values()].reduce((a, b) => a + b, 0)
+    expect(report.blobs).toEqual({ count: unique.size, bytes: blobBytes })
+    expect(statSync(out).size).toBeLessThan(blobBytes * 1.01 + 16 * 1024)
+    // The files inside: SHA256SUMS checks with sha256sum once extracted.
+    const x = at('extracted')
+    await execa('mkdir', ['-p', x])
+    await execa('tar', ['-xf', out, '-C', x])
+    await execa('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: x })
+    const index = JSON.parse(readFileSync(path.join(x, 'index.json'), 'utf8'))
+    expect(
+      index.manifests
+        .map(
+          (m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'],
+        )
+        .sort(),
+    ).toEqual(refs.sort())
+
+    const v = await airlock(['bundle', 'verify', out])
+    expect(v.code, v.stdout + v.stderr).toBe(0)
+    expect(v.stdout).toContain('OK')
+
+    const l = json<{ images: Array<{ reference: string; platforms: string[]; digest: string }> }>(
+      await airlock(['bundle', 'list', out, '--json']),
+    )
+    const a = l.images.find((i) => i.reference.endsWith('alpine:3.20'))
+    expect(a?.platforms).toEqual(['linux/amd64', 'linux/arm64/v8'])
+    expect(a?.digest).toBe(alpine.index.digest)
+
+    const dst = await startRegistry()
+    try {
+      const p = await airlock([
+        'bundle',
+        'push',
+        out,
+        '--to',
+        `${dst.host}/AI-Group`,
+        '--tls-verify=false',
+        '--json',
+      ])
+      expect(p.code, p.stderr).toBe(0)
+      expect(await digestAt(dst, 'ai-group/alpine', '3.20')).toBe(alpine.index.digest)
+      expect(await digestAt(dst, 'ai-group/app', '1.0')).toBe(app.manifest.digest)
+      expect(await digestAt(dst, 'ai-group/app-copy', '1.0')).toBe(app.manifest.digest)
+      for (const d of unique.keys()) {
+        if (
+          d === alpine.index.digest ||
+          alpine.images.some((i) => i.manifest.digest === d) ||
+          d === app.manifest.digest
+        )
+          continue
+        expect(existsSync(dst.blobPath(d)), d).toBe(true)
+      }
+      // Again: nothing to send.
+      const again = json<{ totals: { pushed: number; present: number; bytes: number } }>(
+        await airlock([
+          'bundle',
+          'push',
+          out,
+          '--to',
+          `${dst.host}/ai-group`,
+          '--tls-verify=false',
+          '--json',
+        ]),
+      )
+      expect(again.totals).toMatchObject({ pushed: 0, present: 3, bytes: 0 })
+    } finally {
+      await dst.stop()
+    }
+  })
+
+  it('lets skopeo read an image out of the bundle, as an oci-archive and as an extracted oci layout', async () => {
+    const out = at('images.tar')
+    // skopeo (containers/image) selects only OCI-typed index.json entries by name, so the OCI images.
+    const ref = `${src.host}/library/alpine:3.20`
+    const raw = await execa('skopeo', ['inspect', '--raw', `oci-archive:${out}:${ref}`], {
+      encoding: 'buffer',
+    })
+    expect(createHash('sha256').update(raw.stdout).digest('hex')).toBe(alpine.index.digest.slice(7))
+    const dir = at('skopeo-dir')
+    await execa('skopeo', [
+      'copy',
+      '--all',
+      `oci:${at('extracted')}:${src.host}/library/alpine:3.20`,
+      `dir:${dir}`,
+    ])
+    expect(sha256(path.join(dir, 'manifest.json'))).toBe(alpine.index.digest.slice(7))
+  })
+
+  it('finds a flipped byte and names the damaged blob (exit 5)', async () => {
+    const out = at('damaged.tar')
+    writeFileSync(out, readFileSync(at('images.tar')))
+    const big = app.layers[0]
+    const listing = await execa('tar', ['-tvf', out])
+    expect(listing.stdout).toContain(big.digest.slice(7))
+    // Find the layer's bytes in the file and flip one in the middle.
+    const buf = readFileSync(out)
+    const pos = buf.indexOf(big.bytes.subarray(1000, 1064))
+    expect(pos).toBeGreaterThan(0)
+    const fh = await open(out, 'r+')
+    await fh.write(Buffer.from([buf[pos + 10] ^ 0xff]), 0, 1, pos + 10)
+    await fh.close()
+    const v = await airlock(['bundle', 'verify', out, '--json'])
+    expect(v.code).toBe(5)
+    const r = json<{ ok: boolean; problems: Array<{ kind: string; name: string; message: string }> }>(v)
+    expect(r.ok).toBe(false)
+    expect(r.problems).toHaveLength(1)
+    expect(r.problems[0]).toMatchObject({ kind: 'blob', name: big.digest })
+    expect(r.problems[0].message).toContain('team/app:1.0')
+    // Pushing it fails for the damaged image only; nothing is tagged for it.
+    const dst = await startRegistry()
+    try {
+      const p = await airlock([
+        'bundle',
+        'push',
+        out,
+        '--to',
+        `${dst.host}/x`,
+        '--tls-verify=false',
+        '--json',
+      ])
+      expect(p.code).toBe(3)
+      expect(await digestAt(dst, 'x/alpine', '3.20')).toBe(alpine.index.digest)
+      expect(await digestAt(dst, 'x/app', '1.0')).toBeUndefined()
+    } finally {
+      await dst.stop()
+    }
+  })
+})
+
+describe('split parts and adding to a bundle', () => {
+  it('writes parts that reassemble, adds only what is missing, and leaves untouched parts as they were', async () => {
+    const out = at('split.tar')
+    const first = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--split',
+      '1M',
+      '--tls-verify=false',
+      '--json',
+      `${src.host}/team/app:1.0`,
+      `${src.host}/library/alpine:3.20`,
+    ])
+    expect(first.code, first.stderr).toBe(0)
+    const parts = readdirSync(work)
+      .filter((f) => /^split\.tar\.\d{3}$/.test(f))
+      .sort()
+    expect(parts).toEqual(['split.tar.001', 'split.tar.002'])
+    expect(statSync(at(parts[0])).size).toBe(1024 * 1024)
+    expect(existsSync(out)).toBe(false)
+    await execa('sha256sum', ['-c', '--quiet', 'split.tar.SHA256SUMS'], { cwd: work })
+
+    // Reassembled with cat, it is a bundle that verifies and that skopeo reads.
+    const joined = at('joined.tar')
+    await execa('sh', ['-c', `cat ${parts.join(' ')} > joined.tar`], { cwd: work })
+    expect((await airlock(['bundle', 'verify', joined])).code).toBe(0)
+    const raw = await execa(
+      'skopeo',
+      ['inspect', '--raw', `oci-archive:${joined}:${src.host}/library/alpine:3.20`],
+      { encoding: 'buffer' },
+    )
+    expect(createHash('sha256').update(raw.stdout).digest('hex')).toBe(alpine.index.digest.slice(7))
+
+    // Add one image through a proxy that counts requests: only the new image's blobs are fetched.
+    const before = sha256(at('split.tar.001'))
+    proxy.hits.length = 0
+    const add = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--tls-verify=false',
+      '--json',
+      `${proxy.host}/team/app:1.0`,
+      `${proxy.host}/tools/tool:v1`,
+    ])
+    expect(add.code, add.stderr).toBe(0)
+    const r = json<{
+      outcome: string
+      images: Array<{ action: string }>
+      changedParts: string[]
+      parts: string[]
+    }>(add)
+    expect(r.outcome).toBe('added')
+    // app is already in the bundle (under the source registry's name; through the proxy it is a new
+    // name), so its blobs are not fetched again: the only blob GETs are tool's.
+    const blobGets = proxy.hits.filter((h) => h.method === 'GET' && h.url.includes('/blobs/'))
+    expect(blobGets.map((h) => h.url.split('/').pop()).sort()).toEqual(
+      [tool.config.digest, ...tool.layers.map((l) => l.digest)].sort(),
+    )
+    expect(sha256(at('split.tar.001'))).toBe(before)
+    expect(r.changedParts.map((p) => path.basename(p))).not.toContain('split.tar.001')
+    await execa('sha256sum', ['-c', '--quiet', 'split.tar.SHA256SUMS'], { cwd: work })
+    const v = json<{ ok: boolean; images: number }>(await airlock(['bundle', 'verify', out, '--json']))
+    expect(v).toMatchObject({ ok: true, images: 4 })
+
+    // Nothing new: the bundle is not touched.
+    const sums = readFileSync(at('split.tar.SHA256SUMS'), 'utf8')
+    const noop = json<{ outcome: string }>(
+      await airlock([
+        'bundle',
+        'create',
+        '-o',
+        out,
+        '--tls-verify=false',
+        '--json',
+        `${proxy.host}/tools/tool:v1`,
+      ]),
+    )
+    expect(noop.outcome).toBe('unchanged')
+    expect(readFileSync(at('split.tar.SHA256SUMS'), 'utf8')).toBe(sums)
+  })
+
+  it('finds a damaged part against the parts checksum list', async () => {
+    const out = at('split2.tar')
+    expect(
+      (
+        await airlock([
+          'bundle',
+          'create',
+          '-o',
+          out,
+          '--split',
+          '1M',
+          '--tls-verify=false',
+          `${src.host}/team/app:1.0`,
+        ])
+      ).code,
+    ).toBe(0)
+    const fh = await open(at('split2.tar.001'), 'r+')
+    await fh.write(Buffer.from('X'), 0, 1, 700_000)
+    await fh.close()
+    const v = await airlock(['bundle', 'verify', `${out}.001`])
+    expect(v.code).toBe(5)
+    expect(v.stdout).toContain('split2.tar.001')
+  })
+})
+
+describe('bad input', () => {
+  it('refuses hostile bundles without writing anything anywhere', async () => {
+    const evilDir = await mkdtemp(path.join(tmpdir(), 'airlock-evil-'))
+    const target = path.join(evilDir, 'escaped')
+    const cases: Array<[string, (p: ReturnType<typeof pack>) => void, string]> = [
+      [
+        'dotdot',
+        (p) => p.entry({ name: `../../../../../../..${target}`, size: 4 }, 'evil'),
+        '".." path component',
+      ],
+      ['absolute', (p) => p.entry({ name: target, size: 4 }, 'evil'), 'absolute path'],
+      [
+        'symlink',
+        (p) => p.entry({ name: 'blobs/sha256/link', type: 'symlink', linkname: target }),
+        'points outside',
+      ],
+      [
+        'hardlink',
+        (p) => p.entry({ name: 'blobs/x', type: 'link', linkname: '../../etc/passwd' }),
+        'points outside',
+      ],
+      [
+        'inside-link',
+        (p) => p.entry({ name: 'index2.json', type: 'symlink', linkname: 'index.json' }),
+        'unexpected',
+      ],
+    ]
+    const dst = await startRegistry()
+    try {
+      for (const [name, add, message] of cases) {
+        const file = at(`hostile-${name}.tar`)
+        const p = pack()
+        p.entry({ name: 'oci-layout' }, '{"imageLayoutVersion":"1.0.0"}')
+        p.entry({ name: 'index.json' }, '{"schemaVersion":2,"manifests":[]}')
+        add(p)
+        p.finalize()
+        const chunks: Buffer[] = []
+        for await (const c of p) chunks.push(c as Buffer)
+        writeFileSync(file, Buffer.concat(chunks))
+        const size = statSync(file).size
+        for (const args of [
+          ['bundle', 'verify', file],
+          ['bundle', 'list', file],
+          ['bundle', 'push', file, '--to', `${dst.host}/p`, '--tls-verify=false'],
+          ['bundle', 'create', '-o', file, '--tls-verify=false', `${src.host}/tools/tool:v1`],
+        ]) {
+          const r = await airlock(args)
+          expect(r.code, `${name}: ${args[1]}: ${r.stderr}`).toBe(2)
+          expect(r.stderr).toContain(message)
+        }
+        expect(statSync(file).size).toBe(size)
+      }
+      expect(readdirSync(evilDir)).toEqual([])
+      expect(await catalog(dst)).toEqual([])
+    } finally {
+      await dst.stop()
+      await rm(evilDir, { recursive: true, force: true })
+    }
+  })
+
+  it('explains bad arguments with exit 2 and leaves an existing file alone', async () => {
+    const notBundle = at('notes.txt')
+    writeFileSync(notBundle, 'my notes\n'.repeat(200))
+    const r = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      notBundle,
+      '--tls-verify=false',
+      `${src.host}/tools/tool:v1`,
+    ])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('not a tar archive')
+    expect(readFileSync(notBundle, 'utf8')).toBe('my notes\n'.repeat(200))
+    const small = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      at('x.tar'),
+      '--split',
+      '100K',
+      `${src.host}/tools/tool:v1`,
+    ])
+    expect(small.code).toBe(2)
+    expect(small.stderr).toContain('--split')
+    const none = await airlock(['bundle', 'create', '-o', at('x.tar')])
+    expect(none.code).toBe(2)
+    expect(existsSync(at('x.tar'))).toBe(false)
+    const missing = await airlock(['bundle', 'verify', at('nope.tar')])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('nope.tar')
+    const noTarget = await airlock(['bundle', 'push', at('images.tar')])
+    expect(noTarget.code).toBe(2)
+    expect(noTarget.stderr).toContain('--to')
+  })
+
+  it('reports a missing image as a partial failure and keeps the others', async () => {
+    const out = at('partial.tar')
+    const r = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--tls-verify=false',
+      '--json',
+      `${src.host}/tools/tool:v1`,
+      `${src.host}/tools/tool:nope`,
+    ])
+    expect(r.code).toBe(3)
+    const rep = json<{ images: Array<{ reference: string; action: string }> }>(r)
+    expect(rep.images.map((i) => i.action).sort()).toEqual(['added', 'failed'])
+    const l = json<{ images: Array<{ reference: string }> }>(await airlock(['bundle', 'list', out, '--json']))
+    expect(l.images.map((i) => i.reference)).toEqual([`${src.host}/tools/tool:v1`])
+  })
+})
+
+describe('mirror spec', () => {
+  it('selects images with the mirror spec and pushes them where its naming says, or elsewhere with --to', async () => {
+    const spec = at('mirror.yaml')
+    writeFileSync(
+      spec,
+      `defaults:\n  target: harbor.example.org\n  project: hpc\n  naming: keep-path\n  tlsVerify: false\nimages:\n  - source: ${src.host}/team/app\n    tags: ["1.0"]\n  - source: ${src.host}/library/alpine\n    include: ["^3\\\\."]\n`,
+    )
+    const out = at('spec.tar')
+    const c = await airlock(['bundle', 'create', '-o', out, '-f', spec, '--json'])
+    expect(c.code, c.stdout + c.stderr).toBe(0)
+    const l = json<{ images: Array<{ reference: string; target?: string }> }>(
+      await airlock(['bundle', 'list', out, '--json']),
+    )
+    expect(l.images.map((i) => i.target).sort()).toEqual([
+      'harbor.example.org/hpc/library/alpine:3.20',
+      'harbor.example.org/hpc/team/app:1.0',
+    ])
+    const dry = json<{ images: Array<{ target: string; action: string }> }>(
+      await airlock(['bundle', 'push', out, '--dry-run', '--json']),
+    )
+    expect(dry.images.map((i) => `${i.action} ${i.target}`).sort()).toEqual([
+      'planned harbor.example.org/hpc/library/alpine:3.20',
+      'planned harbor.example.org/hpc/team/app:1.0',
+    ])
+    const dst = await startRegistry()
+    try {
+      const p = await airlock(['bundle', 'push', out, '--to', `${dst.host}/inside`, '--tls-verify=false'])
+      expect(p.code, p.stderr).toBe(0)
+      expect(await digestAt(dst, 'inside/team/app', '1.0')).toBe(app.manifest.digest)
+      expect(await digestAt(dst, 'inside/library/alpine', '3.20')).toBe(alpine.index.digest)
+    } finally {
+      await dst.stop()
+    }
+  })
+})
