@@ -7,6 +7,7 @@ export { type AirlockConfig, loadConfig } from './lib/config/config.js'
 export { type CopyOptions, type CopyResult, copyImage } from './lib/copy/copy-image.js'
 export type { CopyEvent, CopyEventHandler } from './lib/copy/events.js'
 export { sha256Digest } from './lib/digest.js'
+export { type DoctorOptions, type DoctorReport, runDoctor } from './lib/doctor/run-doctor.js'
 export {
   detectEngine,
   type EngineName,

@@ -14,14 +14,14 @@ import { AirlockError } from '../errors.js'
 import type { Credentials } from '../transports/registry/options.js'
 import { runHelper } from './cred-helper.js'
 
-interface AuthEntry {
+export interface AuthEntry {
   auth?: string
   username?: string
   password?: string
   identitytoken?: string
 }
 
-interface AuthFile {
+export interface AuthFile {
   auths?: Record<string, AuthEntry>
   credHelpers?: Record<string, string>
   credsStore?: string
@@ -56,7 +56,7 @@ export function defaultWriteAuthFile(env: NodeJS.ProcessEnv = process.env, expli
   return join(env.XDG_CONFIG_HOME ?? join(env.HOME ?? homedir(), '.config'), 'containers', 'auth.json')
 }
 
-async function readAuthFile(path: string): Promise<AuthFile | undefined> {
+export async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
@@ -76,7 +76,7 @@ async function readAuthFile(path: string): Promise<AuthFile | undefined> {
   }
 }
 
-function decodeEntry(entry: AuthEntry, where: string): Credentials | undefined {
+export function decodeEntry(entry: AuthEntry, where: string): Credentials | undefined {
   if (entry.auth) {
     const plain = Buffer.from(entry.auth, 'base64').toString('utf8')
     const i = plain.indexOf(':')
@@ -100,7 +100,7 @@ export function lookupKeys(registry: string, repository?: string): string[] {
   return keys
 }
 
-function normalizeKey(key: string): string {
+export function normalizeKey(key: string): string {
   if (DOCKER_HUB_KEYS.includes(key)) return key
   return key
     .replace(/^https?:\/\//, '')

@@ -54,7 +54,7 @@ export interface ProminenceUploadResult {
   location: string
 }
 
-function config(opts: ProminenceUploadOptions): { base: URL; token: string } {
+export function config(opts: ProminenceUploadOptions): { base: URL; token: string } {
   const env = opts.env ?? process.env
   const rawUrl = (opts.url ?? env.PROMINENCE_URL ?? '').trim()
   const token = (opts.token ?? env.PROMINENCE_TOKEN ?? '').trim()
