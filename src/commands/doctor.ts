@@ -4,7 +4,7 @@ import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { engineFlags } from '../ui/engine-flags.js'
 import { registryFlags } from '../ui/flags.js'
 import { redact } from '../ui/redact.js'
-import { s3Connection, s3Flags } from './upload.js'
+import { s3Connection, s3Flags } from '../ui/s3-flags.js'
 
 export default class Doctor extends AirlockCommand {
   static override summary =

@@ -5,7 +5,7 @@ import { formatS3Url, parseS3Url } from '../lib/objectstore/s3-url.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withByteProgress } from '../ui/byte-progress.js'
 import { formatBytes } from '../ui/format.js'
-import { s3Connection, s3Flags } from './upload.js'
+import { s3Connection, s3Flags } from '../ui/s3-flags.js'
 
 export default class Download extends AirlockCommand {
   static override summary = 'Download an object from S3 and verify its SHA-256.'

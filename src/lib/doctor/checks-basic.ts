@@ -202,3 +202,32 @@ export async function checkMirror(ctx: DoctorContext): Promise<CapabilityReport>
     ],
   }
 }
+
+/** Bundles are built in; only `bundle load` needs a local engine (podman, or the Docker API). */
+export async function checkBundle(ctx: DoctorContext): Promise<CapabilityReport> {
+  const [podman, docker] = await Promise.all([ctx.tool(podmanName(ctx)), ctx.docker()])
+  const engine = podman.path ? `podman (${podman.path})` : docker.reachable ? 'the Docker API' : undefined
+  return {
+    name: 'bundle',
+    commands: 'bundle create, verify, list, push, load',
+    usable: true,
+    summary: 'built in (create, verify, list and push need no other program)',
+    checks: [
+      {
+        name: 'bundle writer and reader',
+        status: 'ok',
+        found: 'built in',
+        detail: 'one OCI-layout tar (or split parts); skopeo is not needed',
+      },
+      engine
+        ? { name: 'engine for bundle load', status: 'ok', optional: true, found: engine }
+        : {
+            name: 'engine for bundle load',
+            status: 'missing',
+            optional: true,
+            detail: 'bundle load puts images into podman or docker; push works without them',
+            fix: 'apt-get install podman (or give --docker-host for a Docker API)',
+          },
+    ],
+  }
+}

@@ -6,7 +6,7 @@
  */
 import { AirlockError, EXIT } from '../errors.js'
 import { checkAuth } from './checks-auth.js'
-import { checkConfig, checkCopy, checkMirror } from './checks-basic.js'
+import { checkBundle, checkConfig, checkCopy, checkMirror } from './checks-basic.js'
 import { checkEngine } from './checks-engine.js'
 import { checkQuota } from './checks-quota.js'
 import { checkSif } from './checks-sif.js'
@@ -28,6 +28,7 @@ const CHECKERS: Record<CapabilityName, (ctx: DoctorContext) => Promise<Capabilit
   config: checkConfig,
   copy: checkCopy,
   mirror: checkMirror,
+  bundle: checkBundle,
   engine: checkEngine,
   sif: checkSif,
   upload: checkUpload,

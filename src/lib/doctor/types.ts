@@ -11,6 +11,7 @@ export const CAPABILITIES = [
   'config',
   'copy',
   'mirror',
+  'bundle',
   'engine',
   'sif',
   'upload',
