@@ -9,6 +9,7 @@
  * Options of the single benchmarks (--trials, --runs, --layers, --layer-mb) pass through; --trials
  * applies to every benchmark that has it.
  */
+import { bundleBench } from './bundle.mjs'
 import { coldStart } from './cold-start.mjs'
 import { copyLarge } from './copy-large.mjs'
 import { copySmall } from './copy-small.mjs'
@@ -24,6 +25,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchResult>> = {
   'copy-large': () => copyLarge(),
   memory: () => memory(),
   mirror: () => mirrorBench(),
+  bundle: () => bundleBench(),
   objectstore: () => objectstoreBench(),
   sif: () => sifBench(),
 }
