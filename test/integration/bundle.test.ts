@@ -503,3 +503,84 @@ describe('mirror spec', () => {
     }
   })
 })
+
+describe('signatures', () => {
+  it('adds cosign-style signature tags with --referrers and pushes them beside their image', async () => {
+    const sig = await makeImage({ layerSizes: [300], seed: 84 })
+    const sigTag = `${tool.manifest.digest.replace(':', '-')}.sig`
+    await pushRaw(src, 'tools/tool', sigTag, sig)
+    const out = at('signed.tar')
+    const c = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--referrers',
+      '--tls-verify=false',
+      '--json',
+      `${src.host}/tools/tool:v1`,
+    ])
+    expect(c.code, c.stderr).toBe(0)
+    expect(json<{ images: Array<{ referrers?: string[] }> }>(c).images[0].referrers).toEqual([
+      `${src.host}/tools/tool:${sigTag}`,
+    ])
+    const l = json<{ images: Array<{ reference: string; referrerOf?: string }> }>(
+      await airlock(['bundle', 'list', out, '--json']),
+    )
+    expect(l.images.find((i) => i.reference.endsWith(sigTag))?.referrerOf).toBe(tool.manifest.digest)
+    const dst = await startRegistry()
+    try {
+      expect(
+        (await airlock(['bundle', 'push', out, '--to', `${dst.host}/sec`, '--tls-verify=false'])).code,
+      ).toBe(0)
+      expect(await digestAt(dst, 'sec/tool', 'v1')).toBe(tool.manifest.digest)
+      expect(await digestAt(dst, 'sec/tool', sigTag)).toBe(sig.manifest.digest)
+    } finally {
+      await dst.stop()
+    }
+    // Without --referrers the signature stays out.
+    const plain = json<{ images: Array<{ referrers?: string[] }> }>(
+      await airlock([
+        'bundle',
+        'create',
+        '-o',
+        at('unsigned.tar'),
+        '--tls-verify=false',
+        '--json',
+        `${src.host}/tools/tool:v1`,
+      ]),
+    )
+    expect(plain.images[0].referrers).toBeUndefined()
+  })
+})
+
+describe('bundle load', () => {
+  it('loads the images of a bundle into podman under their references, skipping signatures', async () => {
+    const { makePodman } = await import('../helpers/podman.js')
+    const podman = await makePodman()
+    try {
+      const out = at('signed.tar') // tools/tool:v1 and its .sig tag (from the test above)
+      const r = await runCli(['bundle', 'load', out, '--json'], {
+        env: isolatedEnv({ ...podman.env, TMPDIR: podman.dir }),
+        timeoutMs: 120_000,
+      })
+      expect(r.code, r.stderr).toBe(0)
+      const res = json<{
+        engine: string
+        images: Array<{ names: string[]; id: string }>
+        skipped: Array<{ reference: string }>
+      }>(r)
+      expect(res.engine).toBe('podman')
+      expect(res.images.map((i) => i.names[0])).toEqual([`${src.host}/tools/tool:v1`])
+      expect(res.images[0].id).toBe(tool.config.digest)
+      expect(res.skipped.map((s) => s.reference)).toEqual([
+        `${src.host}/tools/tool:${tool.manifest.digest.replace(':', '-')}.sig`,
+      ])
+      const imgs = await podman.images()
+      expect(imgs.map((i) => `sha256:${i.Id}`)).toEqual([tool.config.digest])
+      expect(imgs[0].Names).toContain(`${src.host}/tools/tool:v1`)
+    } finally {
+      await podman.cleanup()
+    }
+  })
+})

@@ -1,0 +1,110 @@
+/**
+ * A bundle survives interruptions: an add that stops half way (the process killed before commit)
+ * leaves the old bundle readable as it was, and the next run writes over the leftovers; an
+ * interrupted create keeps the images it finished. Real registry, stalling proxy in front of it.
+ */
+import { readFileSync, statSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BundleWriter } from '../../src/lib/bundle/bundle-writer.js'
+import { createBundle } from '../../src/lib/bundle/create-bundle.js'
+import { Bundle } from '../../src/lib/bundle/open-bundle.js'
+import { verifyBundle } from '../../src/lib/bundle/verify-bundle.js'
+import { type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
+import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+
+let reg: TestRegistry
+let proxy: TestProxy
+let work: string
+let a: GeneratedImage
+let b: GeneratedImage
+const registry = { tlsVerify: false }
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'airlock-bundle-int-'))
+  reg = await startRegistry()
+  a = await makeImage({ layerSizes: [120_000], seed: 501 })
+  b = await makeImage({ layerSizes: [150_000], seed: 502 })
+  await pushRaw(reg, 'one/a', '1', a)
+  await pushRaw(reg, 'two/b', '1', b)
+  // Blobs of two/b never arrive: the body stalls.
+  proxy = await startProxy(reg.host, (req) =>
+    req.method === 'GET' && req.url?.includes(b.layers[0].digest) ? { action: 'stall' } : undefined,
+  )
+}, 60_000)
+
+afterAll(async () => {
+  await proxy?.stop()
+  await reg?.stop()
+  await rm(work, { recursive: true, force: true })
+})
+
+describe('interruptions', () => {
+  it('an add killed before its commit leaves the old bundle as it was, and the next add repairs it', async () => {
+    const file = path.join(work, 'crash.tar')
+    const made = await createBundle({ output: file, refs: [`${reg.host}/one/a:1`], registry })
+    expect(made.exitCode).toBe(0)
+    const before = readFileSync(file)
+
+    // An add that wrote a blob and metadata, then died (no commit, no abort: handles just closed).
+    const old = await Bundle.open(file)
+    const w = await BundleWriter.append(
+      file,
+      old.files.parts,
+      Number.POSITIVE_INFINITY,
+      old.archive.end,
+      old.archive.entries.values(),
+    )
+    await old.close()
+    await w.addBlob(b.layers[0].digest, b.layers[0].bytes.length, Readable.from([b.layers[0].bytes]))
+    await w.addFile('index.json', Buffer.from('{"schemaVersion":2,"manifests":[]}'))
+    await (w as unknown as { parts: { close(): Promise<void> } }).parts.close()
+    expect(statSync(file).size).toBeGreaterThan(before.length)
+
+    // Every reader still sees the old bundle: the entries end where they ended.
+    const seen = await Bundle.open(file)
+    expect(seen.images.map((i) => i.reference)).toEqual([`${reg.host}/one/a:1`])
+    expect(seen.archive.end).toBe(before.length - 1024)
+    await seen.close()
+    const v = await verifyBundle(file)
+    expect(v.ok).toBe(true)
+    expect(v.notes.join(' ')).toContain('interrupted add')
+
+    // The next add writes over the leftovers and the result verifies.
+    const added = await createBundle({ output: file, refs: [`${reg.host}/two/b:1`], registry })
+    expect(added.exitCode).toBe(0)
+    const after = await verifyBundle(file)
+    expect(after).toMatchObject({ ok: true, images: 2 })
+    expect(after.notes).toEqual([])
+    expect(readFileSync(file).subarray(0, before.length - 1024)).toEqual(
+      before.subarray(0, before.length - 1024),
+    )
+  })
+
+  it('an interrupted create keeps the images it finished (exit code 1)', async () => {
+    const file = path.join(work, 'stopped.tar')
+    const controller = new AbortController()
+    const report = await createBundle({
+      output: file,
+      refs: [`${proxy.host}/one/a:1`, `${proxy.host}/two/b:1`],
+      registry,
+      concurrency: 2,
+      retries: 0,
+      signal: controller.signal,
+      onImage: (r) => {
+        if (r.action === 'added') setTimeout(() => controller.abort(), 200)
+      },
+    })
+    expect(report.exitCode).toBe(1)
+    expect(report.images.find((i) => i.reference.endsWith('one/a:1'))?.action).toBe('added')
+    expect(report.images.find((i) => i.reference.endsWith('two/b:1'))?.action).toBe('failed')
+    const bundle = await Bundle.open(file)
+    expect(bundle.images.map((i) => i.reference)).toEqual([`${proxy.host}/one/a:1`])
+    await bundle.close()
+    expect((await verifyBundle(file)).ok).toBe(true)
+  })
+})
