@@ -3,6 +3,12 @@
  * Nothing here prints or exits; failures are AirlockErrors with a stable `code`.
  */
 export { findCredentials } from './lib/auth/auth-files.js'
+export { type CreateBundleOptions, createBundle } from './lib/bundle/create-bundle.js'
+export { type BundleListing, listBundle } from './lib/bundle/list-bundle.js'
+export { type LoadBundleResult, loadBundle } from './lib/bundle/load-bundle.js'
+export { type PushBundleOptions, type PushBundleReport, pushBundle } from './lib/bundle/push-bundle.js'
+export type { BundleCreateReport, BundleImageReport } from './lib/bundle/types.js'
+export { type VerifyReport, verifyBundle } from './lib/bundle/verify-bundle.js'
 export { type AirlockConfig, loadConfig } from './lib/config/config.js'
 export { type CopyOptions, type CopyResult, copyImage } from './lib/copy/copy-image.js'
 export type { CopyEvent, CopyEventHandler } from './lib/copy/events.js'
