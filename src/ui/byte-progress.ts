@@ -27,7 +27,7 @@ export async function withByteProgress<T>(
       if (Date.now() - last < 10_000) return
       last = Date.now()
       process.stderr.write(
-        `  ${formatBytes(done)} of about ${formatBytes(total)} (compressed) through the converter\n`,
+        `  ${formatBytes(done)} of about ${formatBytes(total)} ${opts.plainWhat ?? '(compressed) through the converter'}\n`,
       )
     })
   }

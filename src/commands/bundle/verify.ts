@@ -2,6 +2,7 @@ import { Args } from '@oclif/core'
 import { verifyBundle } from '../../lib/bundle/verify-bundle.js'
 import { EXIT } from '../../lib/errors.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../../ui/base-command.js'
+import { withByteProgress } from '../../ui/byte-progress.js'
 import { formatBytes } from '../../ui/format.js'
 
 export default class BundleVerify extends AirlockCommand {
@@ -21,7 +22,11 @@ ${EXIT_CODES_HELP}`
 
   async run(): Promise<void> {
     const { args } = await this.parse(BundleVerify)
-    const r = await verifyBundle(args.file, { signal: this.abortController.signal })
+    const r = await withByteProgress(
+      `Verifying ${args.file}`,
+      { quiet: this.jsonMode, what: 'hashed', plainWhat: 'hashed' },
+      (onProgress) => verifyBundle(args.file, { signal: this.abortController.signal, onProgress }),
+    )
     if (this.jsonMode) this.printJson(r)
     else {
       for (const p of r.problems) this.log(`BAD ${p.message}`)

@@ -5,6 +5,7 @@
  * index.json. Blobs are hashed as byte ranges of the parts, two at a time; nothing is extracted.
  */
 import { createHash } from 'node:crypto'
+import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { runPool } from '../copy/pool.js'
@@ -38,18 +39,30 @@ export interface VerifyReport {
 
 export async function verifyBundle(
   file: string,
-  opts: { signal?: AbortSignal; jobs?: number; onBytes?: (n: number) => void } = {},
+  opts: {
+    signal?: AbortSignal
+    jobs?: number
+    /** Bytes hashed so far, of about `total` (parts first, then blobs). */
+    onProgress?: (done: number, total: number) => void
+  } = {},
 ): Promise<VerifyReport> {
   const problems: VerifyProblem[] = []
   const notes: string[] = []
   const files = await findBundleFiles(file)
   const parts: VerifyReport['parts'] = []
+  let done = 0
+  let total = 0
+  const progress = (n: number) => {
+    done += n
+    opts.onProgress?.(done, total)
+  }
   if (files?.split) {
+    for (const path of files.parts) total += (await stat(path)).size
     const sums = await readPartSums(files.base)
     if (!sums)
       notes.push(`${basename(partSumsPath(files.base))} is missing, so the parts were not checked one by one`)
     for (const path of files.parts) {
-      const { sha256, size } = await sha256OfFile(path, { signal: opts.signal })
+      const { sha256, size } = await sha256OfFile(path, { signal: opts.signal, onBytes: progress })
       const expected = sums?.get(basename(path))
       parts.push({ path, size, sha256, ...(expected ? { expected } : {}) })
       if (sums && expected !== sha256) {
@@ -75,6 +88,7 @@ export async function verifyBundle(
     // Every blob against its name.
     const blobs = [...archive.entries.values()].filter((e) => e.kind === 'file' && digestOfPath(e.name))
     let bytes = 0
+    for (const e of blobs) total += e.size
     await runPool(
       blobs,
       Math.max(1, opts.jobs ?? 2),
@@ -82,10 +96,11 @@ export async function verifyBundle(
         const digest = digestOfPath(entry.name) as string
         const [alg] = digest.split(':')
         const hash = createHash(alg === 'sha256' ? 'sha256' : alg)
-        await pipeline(archive.stream(entry, opts.signal), hash)
+        const stream = archive.stream(entry, opts.signal)
+        stream.on('data', (c: Buffer) => progress(c.length))
+        await pipeline(stream, hash)
         const got = `${alg}:${hash.digest('hex')}`
         bytes += entry.size
-        opts.onBytes?.(entry.size)
         if (got !== digest)
           problems.push({
             kind: 'blob',
