@@ -327,6 +327,55 @@ describe('split parts and adding to a bundle', () => {
     expect(readFileSync(at('split.tar.SHA256SUMS'), 'utf8')).toBe(sums)
   })
 
+  it('keeps cutting at the --split size when adding to a bundle that still has one part', async () => {
+    const out = at('grow.tar')
+    const first = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--split',
+      '1M',
+      '--tls-verify=false',
+      `${src.host}/tools/tool:v1`,
+    ])
+    expect(first.code, first.stderr).toBe(0)
+    expect(
+      readdirSync(work)
+        .filter((f) => f.startsWith('grow.tar.'))
+        .sort(),
+    ).toEqual(['grow.tar.001', 'grow.tar.SHA256SUMS'])
+    // Adding without --split: the recorded part size applies, so the bundle grows into a second part at 1 MiB.
+    const add = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--tls-verify=false',
+      `${src.host}/team/app:1.0`,
+      `${src.host}/library/alpine:3.20`,
+    ])
+    expect(add.code, add.stderr).toBe(0)
+    expect(statSync(at('grow.tar.001')).size).toBe(1024 * 1024)
+    expect(existsSync(at('grow.tar.002'))).toBe(true)
+    expect((await airlock(['bundle', 'verify', out])).code).toBe(0)
+    // A different --split is refused, and nothing changes.
+    const before = sha256(at('grow.tar.002'))
+    const other = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      out,
+      '--split',
+      '2M',
+      '--tls-verify=false',
+      `${src.host}/team/app-copy:1.0`,
+    ])
+    expect(other.code).toBe(2)
+    expect(other.stderr).toContain('--split')
+    expect(sha256(at('grow.tar.002'))).toBe(before)
+  })
+
   it('finds a damaged part against the parts checksum list', async () => {
     const out = at('split2.tar')
     expect(

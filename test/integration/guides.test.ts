@@ -93,6 +93,7 @@ function substitutions(svc: Services, sb: GuideSandbox): Substitutions {
     '/var/log/airlock',
     '/var/lib/prometheus/node-exporter',
     '/usr/local/bin/airlock',
+    '/media/usb',
   ]
   return [
     ['https://harbor.example.org', svc.harbor.url], // Harbor's API: the stand-in
@@ -151,6 +152,8 @@ beforeAll(async () => {
     projects: [
       { name: 'library', public: true },
       { name: 'neuro-imaging', storageLimit: 50 * 1024 * MiB },
+      // The project an admin made for images brought in with bundles.
+      { name: 'hpc-offline' },
     ],
   })
   const nodesp = startSshCluster(
@@ -262,6 +265,34 @@ async function expectMirroredSame(repo: string, tag: string): Promise<void> {
 // ---------------------------------------------------------------------------------------------------------
 
 const GUIDES: Record<string, GuideCase> = {
+  'offline-bundle.md': {
+    podman: true,
+    async setup() {
+      return { HARBOR_PASSWORD: SECRETS.HARBOR_ROBOT_SECRET }
+    },
+    async check({ sb, run, podman }) {
+      // Every image is in the project with the digest Docker Hub has (all platforms of alpine kept).
+      for (const [repo, tag] of [
+        ['alpine', '3.20'],
+        ['alpine', '3.19'],
+        ['python', '3.12-slim'],
+        ['python', '3.11-slim'],
+      ] as const) {
+        const got = await harborManifest(`hpc-offline/${repo}`, tag)
+        expect(got?.digest, `hpc-offline/${repo}:${tag}`).toBe(
+          topDigest(svc.fixtures.get(`library/${repo}:${tag}`).item),
+        )
+      }
+      // The bundle on the "USB disk" is the updated one, in one part with its checksum file.
+      const usb = path.join(sb.root, 'media/usb')
+      expect(readdirSync(usb).sort(), 'files on the USB disk').toEqual(['images.tar.001', 'images.tar.SHA256SUMS'])
+      // podman got alpine:3.20 for this machine's platform.
+      const alpine = amd64Image(svc.fixtures.get('library/alpine:3.20').item)
+      const ids = (await podman!.images()).map((i) => `sha256:${i.Id}`)
+      expect(ids).toEqual([alpine.config.digest])
+      expect(run.output).not.toContain(SECRETS.HARBOR_ROBOT_SECRET)
+    },
+  },
   'mirror-on-a-timer.md': {
     async setup(_svc, sb) {
       // The reader installed airlock as /usr/local/bin/airlock (the unit file and the cron line name it).

@@ -40,10 +40,15 @@ export async function metadataFiles(
   writer: BundleWriter,
   index: Descriptor[],
   layout: Buffer = DEFAULT_LAYOUT,
+  partSize = Number.POSITIVE_INFINITY,
 ): Promise<Array<{ name: string; bytes: Buffer }>> {
-  const indexBytes = Buffer.from(
-    `${JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: index }, null, 2)}\n`,
-  )
+  const doc = {
+    schemaVersion: 2,
+    mediaType: MEDIA.ociIndex,
+    manifests: index,
+    ...(Number.isFinite(partSize) ? { annotations: { [ANN.partSize]: String(partSize) } } : {}),
+  }
+  const indexBytes = Buffer.from(`${JSON.stringify(doc, null, 2)}\n`)
   const blobs = writer
     .names()
     .map((n) => [n, digestOfPath(n)] as const)

@@ -77,7 +77,7 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
         optionsFor: () => opts.registry ?? {},
         tagsOf: async (repo, s) => (await listTags(`docker://${repo}`, opts.registry ?? {}, s)).tags,
       }
-  const { writer, existing, layout } = await openWriter(opts.output, opts.split)
+  const { writer, existing, layout, partSize } = await openWriter(opts.output, opts.split)
   const entries = new Map<string, Descriptor>(
     existing.map((d) => [d.annotations?.[ANN.refName] ?? d.digest, d]),
   )
@@ -121,7 +121,7 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
   const index = [...entries.values()].sort((a, b) =>
     (a.annotations?.[ANN.refName] ?? a.digest) < (b.annotations?.[ANN.refName] ?? b.digest) ? -1 : 1,
   )
-  const meta = await metadataFiles(writer, index, layout)
+  const meta = await metadataFiles(writer, index, layout, partSize)
   const written = await writer.commit(meta)
   if (written.parts.length > 1 || written.parts[0] !== opts.output)
     await writePartSums(opts.output, written, signal)
@@ -140,13 +140,23 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
 async function openWriter(
   output: string,
   split: number | undefined,
-): Promise<{ writer: BundleWriter; existing: Descriptor[]; layout?: Buffer }> {
+): Promise<{ writer: BundleWriter; existing: Descriptor[]; layout?: Buffer; partSize: number }> {
   const old = await Bundle.openIfExists(output)
-  if (!old)
-    return { writer: await BundleWriter.create(output, split ?? Number.POSITIVE_INFINITY), existing: [] }
+  if (!old) {
+    const partSize = split ?? Number.POSITIVE_INFINITY
+    return { writer: await BundleWriter.create(output, partSize), existing: [], partSize }
+  }
   try {
     const sizes = old.partSizes
-    const partSize = old.files.split ? sizes[0] : Number.POSITIVE_INFINITY
+    // The size parts are cut at: recorded in index.json; the first part's size when there are several.
+    const recorded = Number(old.annotations[ANN.partSize])
+    const partSize = !old.files.split
+      ? Number.POSITIVE_INFINITY
+      : Number.isSafeInteger(recorded) && recorded > 0
+        ? recorded
+        : sizes.length > 1
+          ? sizes[0]
+          : (split ?? sizes[0])
     if (old.files.split && sizes.slice(0, -1).some((s) => s !== partSize)) {
       throw new AirlockError(
         'INVALID_INPUT',
@@ -177,7 +187,7 @@ async function openWriter(
       old.archive.end,
       old.archive.entries.values(),
     )
-    return { writer, existing: old.images.map((i) => i.descriptor), layout }
+    return { writer, existing: old.images.map((i) => i.descriptor), layout, partSize }
   } finally {
     await old.close()
   }

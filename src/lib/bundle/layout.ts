@@ -41,6 +41,8 @@ export const ANN = {
   targetPath: 'dev.airlock.bundle.target-path',
   referrerOf: 'dev.airlock.bundle.referrer-of',
   sourceDigest: 'dev.airlock.bundle.source-digest',
+  /** On index.json itself: the size parts are cut at (split bundles). */
+  partSize: 'dev.airlock.bundle.part-size',
 } as const
 
 const HOSTILE_HINT =
