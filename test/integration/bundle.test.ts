@@ -514,6 +514,17 @@ describe('bad input', () => {
     expect(rep.images.map((i) => i.action).sort()).toEqual(['added', 'failed'])
     const l = json<{ images: Array<{ reference: string }> }>(await airlock(['bundle', 'list', out, '--json']))
     expect(l.images.map((i) => i.reference)).toEqual([`${src.host}/tools/tool:v1`])
+    // When nothing at all can be added, no bundle file is made.
+    const none = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      at('empty.tar'),
+      '--tls-verify=false',
+      `${src.host}/tools/tool:nope`,
+    ])
+    expect(none.code).toBe(3)
+    expect(readdirSync(work).filter((f) => f.startsWith('empty.tar'))).toEqual([])
   })
 })
 
@@ -628,6 +639,23 @@ describe('bundle load', () => {
       const imgs = await podman.images()
       expect(imgs.map((i) => `sha256:${i.Id}`)).toEqual([tool.config.digest])
       expect(imgs[0].Names).toContain(`${src.host}/tools/tool:v1`)
+      // And back out of podman's storage into a new bundle (podman keeps config and layers).
+      const back = at('from-podman.tar')
+      const c = await runCli(
+        ['bundle', 'create', '-o', back, '--json', `containers-storage:${src.host}/tools/tool:v1`],
+        {
+          env: isolatedEnv({ ...podman.env, TMPDIR: podman.dir }),
+          timeoutMs: 120_000,
+        },
+      )
+      expect(c.code, c.stderr).toBe(0)
+      const listed = json<{ images: Array<{ reference: string; platforms: string[] }> }>(
+        await airlock(['bundle', 'list', back, '--json']),
+      )
+      expect(listed.images).toMatchObject([
+        { reference: `${src.host}/tools/tool:v1`, platforms: ['linux/amd64'] },
+      ])
+      expect((await airlock(['bundle', 'verify', back])).code).toBe(0)
     } finally {
       await podman.cleanup()
     }

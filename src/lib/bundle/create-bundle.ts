@@ -105,6 +105,18 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
   }
   const changed = [...entries].some(([k, d]) => before.get(k) !== d.digest)
   const report = baseReport(opts.output, images, resolved.errors, signal.aborted)
+  if (!entries.size) {
+    // Nothing could be added to a new bundle: no file is better than an empty one.
+    await writer.abort()
+    return {
+      ...report,
+      parts: [],
+      changedParts: [],
+      outcome: 'unchanged',
+      size: 0,
+      blobs: { count: 0, bytes: 0 },
+    }
+  }
   if (!changed && existing.length) {
     await writer.abort()
     const b = await Bundle.open(opts.output)
