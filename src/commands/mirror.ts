@@ -8,7 +8,23 @@ export default class Mirror extends AirlockCommand {
   static override summary =
     'Mirror the images a YAML spec lists into a registry or Harbor project, incrementally.'
   static override description =
-    `Lists the tags of every source, selects them (exact list, include/exclude regex, semver range, latest N, all), and copies each tag whose digest differs from the target's. Digests are compared with HEAD requests, which Docker Hub does not count as pulls; tags matching an "immutable" pattern that are already at the target are not asked for at all. Each image is retried; a failure never stops the others. One run at a time per spec (a lock file); --shard I/N splits the work over machines (Kubernetes Indexed Jobs, Slurm arrays). The spec format: docs/mirror-spec.md; scheduling: docs/mirror.md.
+    `Lists the tags of every source, selects them (exact list, include/exclude regex, semver range, latest N, all), and copies each tag whose digest differs from the target's. Digests are compared with HEAD requests, which Docker Hub does not count as pulls; tags matching an "immutable" pattern that are already at the target are not asked for at all. Each image is retried; a failure never stops the others. One run at a time per spec (a lock file); --shard I/N splits the work over machines (Kubernetes Indexed Jobs, Slurm arrays).
+
+A spec, in short (secrets are named by environment variable, never written in it):
+
+  defaults:
+    target: harbor.example.org        # registry host
+    project: mirror                   # -> harbor.example.org/mirror/alpine:3.20
+    harbor: { url: https://harbor.example.org, createProject: true, credentials: { username: 'robot$mirror', passwordEnv: HARBOR_PASSWORD } }
+  registries:
+    harbor.example.org: { credentials: { username: 'robot$mirror', passwordEnv: HARBOR_PASSWORD } }
+  images:
+    - source: docker.io/library/alpine
+      tags: ["3.20", "3.19"]          # exact tags, quoted
+    - source: docker.io/library/python
+      include: ['^3\\.12-slim$']      # or all, semver, latest, exclude
+
+Every key is described in docs/mirror-spec.md in the airlock source; scheduling (systemd, cron, Kubernetes) in docs/mirror.md.
 
 ${EXIT_CODES_HELP}`
   static override examples = [

@@ -85,13 +85,22 @@ describe('pull, tag by image ID, push into a Harbor project (podman)', () => {
       destination: string
       digest: string
       digestsPreserved: boolean
-      notices: { code: string }[]
+      image: { repoDigests: string[] }
+      notices: { code: string; message: string }[]
     }>(pushed)
     expect(r.destination).toBe(target)
     expect((await fetchManifestRaw(harbor, 'mygroup/alpine', 'demo-copy')).digest).toBe(r.digest)
     // podman recompressed the layers: said in --json and on stderr in text mode.
     expect(r.digestsPreserved).toBe(false)
     expect(r.notices.map((n) => n.code)).toContain('DIGESTS_CHANGED')
+    // After `airlock pull`, podman lists the digest of the manifest it made when loading airlock's
+    // archive, which no registry has: the notice names it as podman's, not as what was pulled.
+    const listed = r.image.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))
+    expect(listed.length).toBeGreaterThan(0)
+    expect(listed).not.toContain(amd64.manifest.digest)
+    const notice = r.notices.find((n) => n.code === 'DIGESTS_CHANGED')!.message
+    expect(notice).toContain(`podman lists it as ${listed[0]}`)
+    expect(notice).not.toMatch(/pulled as/)
 
     await podman.run(['rmi', '-f', p.id.slice(7)])
     await podman.run(['pull', '-q', '--tls-verify=false', target])
@@ -124,6 +133,38 @@ describe('pull, tag by image ID, push into a Harbor project (podman)', () => {
     expect(viaConfig.code, viaConfig.stderr).toBe(0)
     expect(json<{ destination: string }>(viaConfig).destination).toBe(`${harbor.host}/lab-2/tools:1`)
     expect((await fetchManifestRaw(harbor, 'lab-2/tools', '1')).status).toBe(200)
+  })
+
+  it('pushes a name already in the configured Harbor as it is, with no notice about the project', async () => {
+    const cfg = join(podman.dir, 'airlock-capitals.yaml')
+    await writeFile(cfg, `harbor:\n  host: ${harbor.host}\n  project: MyGroup\n`)
+    const name = `${harbor.host}/mygroup/alpine:demo-copy`
+    type Pushed = { destination: string; notices: { code: string }[] }
+    const same = await airlock(['push', '--json', name], { AIRLOCK_CONFIG: cfg })
+    expect(same.code, same.stderr).toBe(0)
+    expect(json<Pushed>(same).destination).toBe(name)
+    expect(json<Pushed>(same).notices.map((n) => n.code)).not.toContain('PROJECT_LOWERCASED')
+    // Another project of the same Harbor (a deeper path too): pushed where the name says.
+    const other = `${harbor.host}/other-lab/tools/alpine:2`
+    await podman.run(['tag', name, other])
+    const elsewhere = await airlock(['push', '--json', other], { AIRLOCK_CONFIG: cfg })
+    expect(elsewhere.code, elsewhere.stderr).toBe(0)
+    expect(json<Pushed>(elsewhere).destination).toBe(other)
+    expect(json<Pushed>(elsewhere).notices.map((n) => n.code)).not.toContain('PROJECT_LOWERCASED')
+    expect((await fetchManifestRaw(harbor, 'other-lab/tools/alpine', '2')).status).toBe(200)
+    // An explicit full destination, in text mode: no word about lowercasing either.
+    const explicit = await airlock(
+      ['push', 'localhost/alpine:demo-copy', `${harbor.host}/mygroup/alpine:explicit`],
+      {
+        AIRLOCK_CONFIG: cfg,
+      },
+    )
+    expect(explicit.code, explicit.stderr).toBe(0)
+    expect(explicit.stderr).not.toMatch(/lowercase/)
+    // A name outside that Harbor still goes into the project, lowercased with the notice.
+    const mapped = await airlock(['push', '--json', 'localhost/alpine:demo-copy'], { AIRLOCK_CONFIG: cfg })
+    expect(json<Pushed>(mapped).destination).toBe(`${harbor.host}/mygroup/alpine:demo-copy`)
+    expect(json<Pushed>(mapped).notices.map((n) => n.code)).toContain('PROJECT_LOWERCASED')
   })
 
   it('refuses an illegal project name before anything is pushed (exit 2, the rule named)', async () => {

@@ -106,4 +106,155 @@ images:
     expect(r.stderr).toMatch(/createProject/)
     expect(harbor.projects.has('absent')).toBe(false)
   })
+
+  it('--dry-run before the project exists plans every tag without asking the target', async () => {
+    const file = join(dir, 'first-dry-run.yaml')
+    await writeFile(
+      file,
+      `defaults:
+  target: ${harbor.host}
+  project: Not-Yet
+  harbor:
+    url: ${harbor.url}
+    createProject: true
+    credentials: { username: admin, passwordEnv: HARBOR_PASSWORD }
+registries:
+  ${harbor.host}: { credentials: { username: admin, passwordEnv: HARBOR_PASSWORD } }
+images:
+  - source: ${src.host}/lib/signed
+    tags: ["1", unrelated]
+`,
+    )
+    const before = harbor.requests.length
+    const env = isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' })
+    const r = await runCli(['mirror', file, '--dry-run', '--json'], { env, timeoutMs: 60_000 })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const report = json<MirrorReport>(r)
+    expect(report.images.map((i) => [i.target, i.action, i.reason])).toEqual([
+      [
+        `docker://${harbor.host}/not-yet/signed:1`,
+        'planned',
+        'not at the target: the project will be created',
+      ],
+      [
+        `docker://${harbor.host}/not-yet/signed:unrelated`,
+        'planned',
+        'not at the target: the project will be created',
+      ],
+    ])
+    expect(report.images[0].sourceDigest).toBe(signed.manifest.digest)
+    // Harbor was asked whether the project exists, and nothing else; nothing was made.
+    const asked = harbor.requests.slice(before)
+    expect(asked.filter((q) => q.url.startsWith('/v2/'))).toEqual([])
+    expect(asked.every((q) => q.method === 'HEAD' || q.method === 'GET')).toBe(true)
+    expect(harbor.projects.has('not-yet')).toBe(false)
+    // The same in words, as the guide shows it.
+    const text = await runCli(['mirror', file, '--dry-run'], { env, timeoutMs: 60_000 })
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toContain(
+      `planned docker://${src.host}/lib/signed:1 -> docker://${harbor.host}/not-yet/signed:1: not at the target: the project will be created`,
+    )
+    expect(text.stdout).toMatch(/^plan: 2 images, 2 to copy, 0 up to date, 0 failed in /m)
+  })
+
+  it('refuses to start when the Harbor password variable is not set (exit 2), before sending anything', async () => {
+    const file = join(dir, 'no-secret.yaml')
+    await writeFile(
+      file,
+      `defaults:
+  target: ${harbor.host}
+  project: chem-lab
+  harbor: { url: ${harbor.url}, credentials: { username: admin, passwordEnv: HARBOR_PASSWORD } }
+images:
+  - "${src.host}/lib/signed:1"
+`,
+    )
+    const before = harbor.requests.length
+    for (const args of [
+      ['mirror', file],
+      ['mirror', file, '--dry-run'],
+    ]) {
+      const r = await runCli(args, { env: isolatedEnv() })
+      expect(r.code, r.stderr).toBe(2)
+      expect(r.stderr).toContain(
+        'defaults.harbor.credentials.passwordEnv names HARBOR_PASSWORD, which is not set',
+      )
+      expect(r.stderr).not.toMatch(/refused user/)
+    }
+    expect(harbor.requests.length).toBe(before)
+  })
+
+  it('refuses to start when a registry password variable is not set (exit 2), before copying anything', async () => {
+    const file = join(dir, 'no-registry-secret.yaml')
+    await writeFile(
+      file,
+      `defaults:
+  target: ${harbor.host}
+  project: library
+registries:
+  ${src.host}: { credentials: { username: puller, passwordEnv: SOURCE_TOKEN } }
+  ${harbor.host}: { credentials: { username: admin, passwordEnv: HARBOR_PASSWORD } }
+images:
+  - "${src.host}/lib/signed:1"
+`,
+    )
+    const before = harbor.requests.length
+    const r = await runCli(['mirror', file], {
+      env: isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' }),
+    })
+    expect(r.code, r.stdout + r.stderr).toBe(2)
+    expect(r.stderr).toContain(
+      `${file}: registries.${src.host}.credentials.passwordEnv names SOURCE_TOKEN, which is not set`,
+    )
+    expect(harbor.requests.length).toBe(before)
+    expect((await fetchManifestRaw(harbor.registry, 'library/signed', '1')).status).toBe(404)
+  })
+
+  it('reports an exact tag the source lacks as missing, the same whether or not the source was listed', async () => {
+    const file = join(dir, 'missing.yaml')
+    await writeFile(
+      file,
+      `defaults:
+  target: ${harbor.host}
+  project: library
+registries:
+  ${harbor.host}: { credentials: { username: admin, passwordEnv: HARBOR_PASSWORD } }
+images:
+  # Exact tags only: not listed, each tag asked for by itself.
+  - source: ${src.host}/lib/plain
+    tags: ["1", "9.9"]
+  # With a regex the source is listed, and the plan finds the exact tag missing.
+  - source: ${src.host}/lib/signed
+    include: ['^unrelated$']
+    tags: ["9.8"]
+`,
+    )
+    await pushRaw(src, 'lib/plain', '1', await makeImage({ layerSizes: [300], seed: 605 }))
+    const r = await runCli(['mirror', file, '--json'], {
+      env: isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' }),
+      timeoutMs: 60_000,
+    })
+    expect(r.code, r.stderr).toBe(3)
+    const report = json<MirrorReport>(r)
+    const unlisted = report.images.find((i) => i.source.endsWith(':9.9'))
+    expect(unlisted).toMatchObject({
+      action: 'failed',
+      attempts: 1,
+      error: { code: 'NOT_FOUND', message: `tag 9.9 is missing from ${src.host}/lib/plain` },
+    })
+    expect(report.errors).toEqual([
+      {
+        source: `${src.host}/lib/signed`,
+        code: 'NOT_FOUND',
+        message: `tag 9.8 is missing from ${src.host}/lib/signed`,
+      },
+    ])
+    // The others were mirrored.
+    expect(
+      report.images
+        .filter((i) => i.action === 'copied')
+        .map((i) => i.target)
+        .sort(),
+    ).toEqual([`docker://${harbor.host}/library/plain:1`, `docker://${harbor.host}/library/signed:unrelated`])
+  })
 })

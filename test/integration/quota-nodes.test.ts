@@ -6,8 +6,10 @@
  * comes from the Harbor stand-in (test/helpers/harbor.ts: Harbor cannot run here).
  * The CLI runs dist/ (`npm run build` first).
  */
-import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises'
+import { createServer, connect as tcpConnect } from 'node:net'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { harborQuotaSection } from '../../src/lib/quota/harbor-quota.js'
@@ -112,9 +114,55 @@ function localEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 const sshOpts = () => ({ configFile: cluster.configFile, connectTimeoutSec: 3 })
 
+/**
+ * A TCP proxy on 127.0.0.1 in front of a node's sshd, counting connections; ssh reaches the node
+ * through it (its host key checked under the node's real name, HostKeyAlias).
+ */
+async function countingProxy(port: number) {
+  const stats = { opened: 0, open: 0 }
+  const server = createServer((client) => {
+    stats.opened++
+    stats.open++
+    const upstream = tcpConnect(port, '127.0.0.1')
+    client.pipe(upstream).pipe(client)
+    const done = () => {
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', done).on('close', done)
+    upstream.on('error', done).on('close', done)
+    client.once('close', () => stats.open--)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    stats,
+    node: `root@127.0.0.1:${(server.address() as { port: number }).port}`,
+    sshOptions: {
+      identityFile: cluster.identityFile,
+      knownHostsFile: cluster.knownHostsFile,
+      strictHostKeyChecking: 'yes' as const,
+      extraArgs: [
+        '-F',
+        '/dev/null',
+        '-o',
+        'GlobalKnownHostsFile=/dev/null',
+        '-o',
+        `HostKeyAlias=[127.0.0.1]:${port}`,
+      ],
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+async function until(what: string, ok: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !ok(); await sleep(50))
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+}
+
 describe('nodes over ssh (library)', () => {
   it('runs argv on a node exactly, quoting included', async () => {
-    const run = sshRunner('login-a', sshOpts())
+    const controlDir = await mkdtemp(join(cluster.dir, 'ctl-'))
+    const run = sshRunner('login-a', { ...sshOpts(), controlDir })
     const r = await run([
       'sh',
       '-c',
@@ -127,16 +175,48 @@ describe('nodes over ssh (library)', () => {
     const missing = await run(['no-such-tool-here'])
     expect(missing.exitCode).toBe(127)
     expect(missing.notFound).toBe(true)
+    // The shared connection's socket is in a private directory of the runner, gone once closed.
+    const [own] = await readdir(controlDir)
+    expect(((await stat(join(controlDir, own!))).mode & 0o777).toString(8)).toBe('700')
+    expect((await stat(join(controlDir, own!, 'ctl'))).isSocket()).toBe(true)
+    await run.close()
+    expect(await readdir(controlDir)).toEqual([])
+  })
+
+  it('one ssh connection serves every command of a node; none is left open or behind', async () => {
+    const proxy = await countingProxy(cluster.nodes.get('login-a')!.port)
+    const controlDir = await mkdtemp(join(cluster.dir, 'ctl-'))
+    try {
+      const report = await quotaReport({
+        nodes: sshQuotaNodes([proxy.node], { ...proxy.sshOptions, controlDir }),
+        configLimit: 2 * MiB,
+      })
+      const [a] = report.nodes
+      expect(a?.error).toBeUndefined()
+      expect(a?.storage?.graphroot).toBe(join(cluster.nodes.get('login-a')!.dir, 'graphroot'))
+      expect(a?.limit).toMatchObject({ source: 'quota', hard: 51200 * MiB })
+      expect(a?.usage).toBeGreaterThanOrEqual(3 * MiB)
+      // id, env, storage.conf, du, df, quota …: one connection (one login) for all of them.
+      expect(proxy.stats.opened).toBe(1)
+      // The master was told to exit when the node was done: its connection is closed, its socket gone.
+      await until('the shared connection to close', () => proxy.stats.open === 0)
+      expect(await readdir(controlDir)).toEqual([])
+    } finally {
+      await proxy.close()
+    }
   })
 
   it('a node that is down is an UNREACHABLE error naming it, quickly', async () => {
-    const run = sshRunner('login-down', sshOpts())
+    const controlDir = await mkdtemp(join(cluster.dir, 'ctl-'))
+    const run = sshRunner('login-down', { ...sshOpts(), controlDir })
     const started = Date.now()
     await expect(run(['id', '-u'])).rejects.toMatchObject({
       code: 'UNREACHABLE',
       message: /login-down: .*refused/i,
     })
     expect(Date.now() - started).toBeLessThan(10_000)
+    await run.close()
+    expect(await readdir(controlDir)).toEqual([])
   })
 
   it('an unknown host key fails closed in BatchMode, with a hint', async () => {
@@ -152,6 +232,7 @@ describe('nodes over ssh (library)', () => {
       message: /Host key verification failed/,
       hint: /host key/,
     })
+    await run.close()
   })
 
   it('quotaReport probes every node in parallel; the down one is reported, not fatal', async () => {
@@ -181,9 +262,12 @@ describe('airlock quota --node (CLI)', () => {
     return file
   }
   const airlock = (args: string[]) => runCli(args, { env: localEnv(), timeoutMs: 90_000 })
+  const airlockIn = (tmp: string, args: string[]) =>
+    runCli(args, { env: localEnv({ TMPDIR: tmp }), timeoutMs: 90_000 })
 
   it('shows each node: usage, limit, percent; the down node does not fail the run', async () => {
-    const r = await airlock([
+    const tmp = await mkdtemp(join(cluster.dir, 'tmp-'))
+    const r = await airlockIn(tmp, [
       'quota',
       '--config',
       await config(),
@@ -206,6 +290,8 @@ describe('airlock quota --node (CLI)', () => {
       reachable: false,
       error: expect.stringMatching(/refused/i),
     })
+    // No control socket (nor its directory) is left in TMPDIR.
+    expect(await readdir(tmp)).toEqual([])
   })
 
   it('--fail below a node’s percent exits 4; nodes can come from the config file', async () => {
@@ -235,10 +321,15 @@ describe('Harbor project quota (stand-in)', () => {
     expect(missing.error).toMatch(/nope/)
   })
 
-  it('airlock quota --harbor URL --project P --json shows hard and used', async () => {
+  const authFile = async () => {
     const auth = join(cluster.dir, 'auth.json')
     const token = Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')
     await writeFile(auth, JSON.stringify({ auths: { [harbor.host]: { auth: token } } }))
+    return auth
+  }
+
+  it('airlock quota --harbor URL --project P --json shows hard and used', async () => {
+    const auth = await authFile()
     const r = await runCli(['quota', '--harbor', harbor.url, '--project', 'chem', '--json'], {
       env: localEnv({ REGISTRY_AUTH_FILE: auth }),
       timeoutMs: 60_000,
@@ -247,5 +338,17 @@ describe('Harbor project quota (stand-in)', () => {
     const h = json<{ harbor: { project: string; hard: number; used: number } }>(r).harbor
     expect(h).toMatchObject({ project: 'chem', hard: 10 * MiB })
     expect(h.used).toBeGreaterThan(300_000)
+  })
+
+  it('names a group written with capitals as Harbor does (--project Chem is project chem)', async () => {
+    const s = await harborQuotaSection({ url: harbor.url, project: 'Chem', credentials: ADMIN })
+    expect(s).toMatchObject({ project: 'chem', hard: 10 * MiB })
+    const r = await runCli(['quota', '--harbor', harbor.url, '--project', 'Chem'], {
+      env: localEnv({ REGISTRY_AUTH_FILE: await authFile() }),
+      timeoutMs: 60_000,
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toContain(`harbor ${harbor.url} project chem:`)
+    expect(r.stdout).not.toContain('project Chem')
   })
 })

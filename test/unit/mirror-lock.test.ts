@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AirlockError } from '../../src/lib/errors.js'
 import { acquireLock, defaultLockPath } from '../../src/lib/mirror/lock.js'
@@ -47,6 +48,50 @@ describe('mirror lock', () => {
     expect(lock.tookOverFrom).toEqual(stale)
     expect(JSON.parse(await readFile(path, 'utf8')).pid).toBe(process.pid)
     await lock.release()
+  })
+
+  it('takes over a lock from another host once its holder stopped touching it (a killed pod)', async () => {
+    const path = join(dir, 'c.lock')
+    const pod = {
+      pid: 1,
+      host: 'airlock-mirror-29034615-x7k2p',
+      startedAt: '2026-01-01T02:15:00.000Z',
+      spec: '/etc/airlock/mirror.yaml',
+    }
+    await writeFile(path, JSON.stringify(pod))
+    // Touched just now: the pod may be running on another node, so the lock holds.
+    const err = await acquireLock(path, 'spec.yaml').catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(AirlockError)
+    expect((err as AirlockError).code).toBe('LOCKED')
+    expect((err as AirlockError).message).toContain(pod.host)
+    // Not touched for 6 minutes (the holder touches it every 30 s): the pod is gone.
+    const old = new Date(Date.now() - 6 * 60_000)
+    await utimes(path, old, old)
+    const lock = await acquireLock(path, 'spec.yaml')
+    expect(lock.tookOverFrom).toEqual(pod)
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() })
+    await lock.release()
+    await expect(readFile(path)).rejects.toThrow()
+  })
+
+  it('keeps its lock alive while it runs (mtime heartbeat), and stops touching it once released', async () => {
+    const path = join(dir, 'd.lock')
+    const idle = async () => Date.now() - (await stat(path)).mtimeMs
+    const lock = await acquireLock(path, 'spec.yaml', { heartbeatSeconds: 0.05 })
+    const old = new Date(Date.now() - 10 * 60_000)
+    await utimes(path, old, old)
+    await sleep(250)
+    expect(await idle()).toBeLessThan(5_000)
+    // So a run with a 1 s stale limit still finds it held.
+    await expect(acquireLock(path, 'spec.yaml', { staleSeconds: 1 })).rejects.toMatchObject({
+      code: 'LOCKED',
+    })
+    await lock.release()
+    await writeFile(path, '{}')
+    await utimes(path, old, old)
+    await sleep(250)
+    expect(await idle()).toBeGreaterThan(9 * 60_000)
+    await unlink(path)
   })
 
   it('derives one default path per spec file', () => {

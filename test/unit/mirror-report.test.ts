@@ -48,6 +48,13 @@ describe('mirror report', () => {
     expect(lines.at(-1)).toBe('rate limits: registry-1.docker.io RateLimit-Remaining 97;w=21600')
   })
 
+  it('counts the planned tags of a dry run as the ones to copy', () => {
+    const r = { ...report([img('planned'), img('planned'), img('skipped')]), dryRun: true }
+    const lines = summaryLines(r)
+    expect(lines).toContain('planned docker://src/a:planned -> docker://dst/m/a:planned')
+    expect(lines.at(-2)).toBe('plan: 3 images, 2 to copy, 1 up to date, 0 failed in 60.0 s')
+  })
+
   it('writes Prometheus textfile metrics', () => {
     const text = prometheusText(report([img('copied', 2048), img('failed')]))
     expect(text).toContain('# TYPE airlock_mirror_images gauge')

@@ -181,6 +181,13 @@ describe('mirror spec: errors name file, line and column', () => {
     expect(err.message).not.toContain('hunter2')
   })
 
+  it('points an installed user at the spec reference by name, not at a docs/ folder they lack', () => {
+    const err = failure(spec('  - source: alpine\n    tags: [3.20]\n'))
+    expect(err.hint).toContain('docs/mirror-spec.md in the airlock source')
+    expect(err.hint).toContain('airlock mirror --help')
+    expect(err.hint).not.toMatch(/see docs\/ /)
+  })
+
   it('reports several problems at once', () => {
     const err = failure(spec("  - source: alpine\n    tags: [3.20]\n  - source: b\n    include: ['[']\n"))
     expect(err.message).toContain('images.0.tags.0')

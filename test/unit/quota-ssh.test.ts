@@ -50,6 +50,25 @@ describe('the remote command line', () => {
     )
     expect(sshArgv('login1', ['true'])).not.toContain('StrictHostKeyChecking=accept-new')
   })
+
+  it('shares a connection through a control socket, after the caller’s own options (which win)', () => {
+    const args = sshArgv(
+      'login1',
+      ['id', '-u'],
+      { extraArgs: ['-o', 'ControlMaster=no'] },
+      {
+        path: '/tmp/airlock-ssh-x/ctl',
+        persistSec: 10,
+      },
+    )
+    expect(args.join(' ')).toContain(
+      '-o ControlMaster=no -o ControlMaster=auto -o ControlPath=/tmp/airlock-ssh-x/ctl -o ControlPersist=10s -- login1 id -u',
+    )
+    expect(sshArgv('login1', ['true'], {}, { path: '/t/100%/ctl', persistSec: 1 })).toContain(
+      'ControlPath=/t/100%%/ctl',
+    )
+    expect(sshArgv('login1', ['true']).join(' ')).not.toContain('Control')
+  })
 })
 
 describe('preflight helpers', () => {

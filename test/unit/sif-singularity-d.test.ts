@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ExtraEntry } from '../../src/lib/sif/flatten.js'
-import { buildDate, singularityFiles } from '../../src/lib/sif/singularity-d.js'
+import { buildDate, defSource, singularityFiles } from '../../src/lib/sif/singularity-d.js'
 
 const exec = promisify(execFile)
 const created = new Date('2024-05-06T07:08:09Z')
@@ -189,6 +189,34 @@ describe('singularityFiles', () => {
     })
     expect(Object.keys(JSON.parse(text))).toEqual(Object.keys(JSON.parse(text)).sort())
     expect(buildDate(new Date('2023-12-31T23:59:05Z'))).toBe('Sunday_31_December_2023_23:59:5_UTC')
+  })
+
+  it('bootstrap and from name the real source, as apptainer writes them for the same URI', () => {
+    expect(defSource('docker://127.0.0.1:5000/lab/app:1')).toEqual({
+      bootstrap: 'docker',
+      from: '127.0.0.1:5000/lab/app:1',
+    })
+    expect(defSource('alpine:3.20')).toEqual({ bootstrap: 'docker', from: 'alpine:3.20' })
+    expect(defSource('docker-archive:/scratch/build/app.tar')).toEqual({
+      bootstrap: 'docker-archive',
+      from: 'app.tar',
+    })
+    expect(defSource('oci-archive:/scratch/app.oci.tar')).toEqual({
+      bootstrap: 'oci-archive',
+      from: 'app.oci.tar',
+    })
+    expect(defSource('oci:/scratch/layout:1')).toEqual({ bootstrap: 'oci', from: '/scratch/layout:1' })
+    expect(defSource('docker-daemon:app:1')).toEqual({ bootstrap: 'docker-daemon', from: 'app:1' })
+    expect(defSource('containers-storage:localhost/app:1')).toEqual({
+      bootstrap: 'containers-storage',
+      from: 'localhost/app:1',
+    })
+    const out = singularityFiles({}, { ...defSource('docker://alpine:3.20'), arch: 'amd64', created })
+    expect(out.deffile.toString()).toBe('bootstrap: docker\nfrom: alpine:3.20\n\n')
+    expect(out.labels).toMatchObject({
+      'org.label-schema.usage.singularity.deffile.bootstrap': 'docker',
+      'org.label-schema.usage.singularity.deffile.from': 'alpine:3.20',
+    })
   })
 
   it('def text, oci-config.json and inspect-metadata.json', () => {

@@ -1,9 +1,11 @@
 /**
  * Where `airlock push` sends a local image: an explicit destination, or the configured Harbor
  * project (`<harbor>/<project>/name:tag`), or the image's own name, as `podman push NAME` does.
+ * A local name that already names the configured Harbor (`<harbor>/<group>/name:tag`) is pushed as
+ * it is: the configured project only places names that are not in that Harbor yet.
  */
 import { AirlockError } from '../errors.js'
-import { harborDestination, projectName } from '../harbor/project-name.js'
+import { harborDestination, harborHost, projectName } from '../harbor/project-name.js'
 import { parseDockerRef } from '../reference.js'
 import type { Notice } from './options.js'
 
@@ -53,6 +55,22 @@ export function pushTarget(
       hint: 'give a destination: airlock push IMAGE-ID harbor.example.org/group/name:tag',
     })
   }
-  if (harbor.host && harbor.project) return { reference: inHarbor(localName), notices }
+  // A name already in the configured Harbor (`<harbor>/<group>/name:tag`) is a full destination in its
+  // own right: pushed under that name, as podman push does, with no project mapping (nor notice).
+  if (harbor.host && harbor.project && !inConfiguredHarbor(localName, harbor.host))
+    return { reference: inHarbor(localName), notices }
   return { reference: parseDockerRef(localName).toString(), notices }
+}
+
+/** `harbor.example.org/group/app:1` with harbor.example.org the configured Harbor (host[:port]). */
+function inConfiguredHarbor(name: string, harbor: string): boolean {
+  if (!hasExplicitHost(name)) return false
+  const ref = parseDockerRef(name)
+  let host: string
+  try {
+    host = harborHost(harbor)
+  } catch {
+    return false
+  }
+  return ref.registry === host && ref.repository.includes('/')
 }

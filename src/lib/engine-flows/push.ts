@@ -47,10 +47,13 @@ export async function pushImage(
   const { preflight, ...copy } = checked
   const notices = [...target.notices]
   const digest = copy.destinationDigest
-  const pulledWith = local.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))
-  const preserved = pulledWith.includes(digest)
+  // The engine's own record of the image's manifest digests. For an image airlock pulled (loaded
+  // from an archive), podman lists the digest of the manifest it made on load, which no registry
+  // has: so this names what the engine lists, not what the image was pulled as.
+  const listed = local.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))
+  const preserved = listed.includes(digest)
   if (!preserved) {
-    const was = pulledWith.length ? ` (it was pulled as ${[...new Set(pulledWith)].join(', ')})` : ''
+    const was = listed.length ? ` (${engine} lists it as ${[...new Set(listed)].join(', ')})` : ''
     notices.push({
       code: 'DIGESTS_CHANGED',
       message: `${engine} recompresses layers when pushing from its storage: ${target.reference} has manifest digest ${digest}${was}. To move an image with its digests (and signatures) intact, copy registry to registry: airlock copy docker://SOURCE docker://${target.reference}`,

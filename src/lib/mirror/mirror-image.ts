@@ -22,6 +22,11 @@ export interface ImageContext {
   retries: number
   jobs: number
   dryRun: boolean
+  /**
+   * A dry run found the target's Harbor project missing (it will be created by a real run): the
+   * target is not asked (Harbor answers 401 for a project it does not have), the tag is planned.
+   */
+  targetMissing?: boolean
   signal: AbortSignal
 }
 
@@ -29,6 +34,12 @@ const SIG_SUFFIXES = ['.sig', '.att', '.sbom']
 
 function strip(ref: string): string {
   return ref.replace(/^docker:\/\//, '')
+}
+
+/** How a selected tag the source does not have is reported (planning and copying say the same). */
+export function missingTagMessage(source: string, tag: string): string {
+  const repo = parseDockerRef(strip(source)).name
+  return `tag ${tag} is missing from ${repo}`
 }
 
 async function head(ctx: ImageContext, ref: string): Promise<string | undefined> {
@@ -56,12 +67,14 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
   })
   try {
     // Immutable tags already at the target: the source is not asked at all.
-    const targetDigest = await head(ctx, plan.target)
+    const targetDigest = ctx.targetMissing ? undefined : await head(ctx, plan.target)
     if (plan.immutable && targetDigest) {
       return done({ action: 'skipped', reason: 'immutable tag already at the target', targetDigest })
     }
     const sourceDigest = await head(ctx, plan.source)
-    if (!sourceDigest) throw new AirlockError('NOT_FOUND', `${strip(plan.source)} does not exist (any more)`)
+    // An exact tag planned without listing the source (or a tag deleted since the listing): reported
+    // as the plan reports an exact tag the source lacks.
+    if (!sourceDigest) throw new AirlockError('NOT_FOUND', missingTagMessage(plan.source, plan.tag))
     const known = ctx.state.get(strip(plan.target))
     const same = plan.platforms?.length
       ? known?.sourceDigest === sourceDigest && known.targetDigest === targetDigest
@@ -72,7 +85,11 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
     if (ctx.dryRun) {
       return done({
         action: 'planned',
-        reason: targetDigest ? `target has ${targetDigest}, source has ${sourceDigest}` : 'not at the target',
+        reason: targetDigest
+          ? `target has ${targetDigest}, source has ${sourceDigest}`
+          : ctx.targetMissing
+            ? 'not at the target: the project will be created'
+            : 'not at the target',
         sourceDigest,
         targetDigest,
       })

@@ -12,6 +12,9 @@ export interface RegistryCounters {
   rateLimitRemaining?: string
 }
 
+const SECRET_HINT = (name: string) =>
+  `export ${name}=… in the job's environment (a Kubernetes Secret, a systemd EnvironmentFile)`
+
 export function settingsFor(spec: MirrorSpec, host: string): RegistrySettings {
   const aliases = host === 'registry-1.docker.io' || host === 'index.docker.io' ? ['docker.io'] : []
   for (const key of [host, ...aliases]) if (spec.registries[key]) return spec.registries[key]
@@ -33,9 +36,7 @@ export function registryOptionsFor(
       throw new AirlockError(
         'INVALID_INPUT',
         `${spec.file}: registries.${host}.credentials.passwordEnv names ${creds.passwordEnv}, which is not set`,
-        {
-          hint: `export ${creds.passwordEnv}=… in the job's environment (a Kubernetes Secret, a systemd EnvironmentFile)`,
-        },
+        { hint: SECRET_HINT(creds.passwordEnv) },
       )
     }
     if (!creds.username) {
@@ -50,4 +51,21 @@ export function registryOptionsFor(
     throttle: shared.throttle,
     onRequest: shared.onRequest,
   }
+}
+
+/**
+ * Every secret the spec names by environment variable is set, and every credential entry is complete:
+ * checked before a run sends anything, so a missing secret refuses the whole run (INVALID_INPUT,
+ * exit 2) rather than failing its sources one by one.
+ */
+export function checkCredentials(spec: MirrorSpec, env: NodeJS.ProcessEnv = process.env): void {
+  const harbor = spec.defaults.harbor?.credentials
+  if (harbor?.passwordEnv && env[harbor.passwordEnv] === undefined) {
+    throw new AirlockError(
+      'INVALID_INPUT',
+      `${spec.file}: defaults.harbor.credentials.passwordEnv names ${harbor.passwordEnv}, which is not set`,
+      { hint: SECRET_HINT(harbor.passwordEnv) },
+    )
+  }
+  for (const host of Object.keys(spec.registries)) registryOptionsFor(spec, host, {}, env)
 }

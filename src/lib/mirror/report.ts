@@ -50,9 +50,19 @@ export function summaryLines(r: MirrorReport, verbose = false): string[] {
   const limits = Object.entries(r.registries)
     .filter(([, v]) => v.rateLimitRemaining !== undefined)
     .map(([h, v]) => `${h} RateLimit-Remaining ${v.rateLimitRemaining}`)
-  lines.push(
-    `${r.dryRun ? 'plan' : 'done'}: ${t.images} images, ${t.copied} ${r.dryRun ? 'to copy' : 'copied'}, ${t.skipped} ${r.dryRun ? 'up to date' : 'skipped'}, ${t.failed + r.errors.length} failed, ${size(t.bytes)} ${r.dryRun ? 'to send' : 'sent'} in ${r.seconds.toFixed(1)} s${r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''}`,
-  )
+  const shard = r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''
+  const failed = t.failed + r.errors.length
+  if (r.dryRun) {
+    // A dry run copies nothing: the planned tags are the ones a run would copy (sizes are not asked).
+    const planned = r.images.filter((i) => i.action === 'planned').length
+    lines.push(
+      `plan: ${t.images} images, ${planned} to copy, ${t.skipped} up to date, ${failed} failed in ${r.seconds.toFixed(1)} s${shard}`,
+    )
+  } else {
+    lines.push(
+      `done: ${t.images} images, ${t.copied} copied, ${t.skipped} skipped, ${failed} failed, ${size(t.bytes)} sent in ${r.seconds.toFixed(1)} s${shard}`,
+    )
+  }
   if (limits.length) lines.push(`rate limits: ${limits.join(', ')}`)
   return lines
 }

@@ -9,7 +9,8 @@ import { AirlockError } from '../errors.js'
 import { HarborClient } from '../harbor/client.js'
 import { parseDockerRef } from '../reference.js'
 import { acquireLock, defaultLockPath } from './lock.js'
-import { mirrorImage } from './mirror-image.js'
+import { mirrorImage, missingTagMessage } from './mirror-image.js'
+import { checkCredentials } from './registry-settings.js'
 import { exitCodeOf, prometheusText, totalsOf, writeAtomic } from './report.js'
 import { loadMirrorSpec } from './spec.js'
 import { openSpecSession, planSpec } from './spec-session.js'
@@ -38,6 +39,9 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
   const started = new Date()
   const signal = opts.signal ?? new AbortController().signal
   const spec = await loadMirrorSpec(specFile)
+  const env = opts.env ?? process.env
+  // A secret missing from the environment refuses the run before anything is sent (exit 2).
+  checkCredentials(spec, env)
   const lock = opts.dryRun
     ? undefined
     : await acquireLock(opts.lockFile ?? defaultLockPath(specFile), specFile, {
@@ -45,9 +49,13 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
         signal,
       })
   try {
-    const session = openSpecSession(spec, opts.env)
+    const session = openSpecSession(spec, env)
     const { optionsFor, client, counters } = session
-    await prepareHarbor(spec, opts.dryRun ?? false, opts.env ?? process.env)
+    const harbor = await prepareHarbor(spec, opts.dryRun ?? false, env)
+    // A dry run before the project exists: its tags are not at the target, and the target is not asked.
+    const missingPrefix = harbor.projectMissing
+      ? `${spec.defaults.target}/${spec.defaults.project}/`
+      : undefined
     const plan = await planSpec(session, { shard: opts.shard, signal })
     const state = await MirrorState.load(opts.stateFile ?? defaultStatePath(specFile, opts.env))
     const images: ImageReport[] = new Array(plan.images.length)
@@ -64,6 +72,8 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
           retries: spec.defaults.retries,
           jobs: opts.jobs ?? 4,
           dryRun: opts.dryRun ?? false,
+          targetMissing:
+            missingPrefix !== undefined && p.target.replace(/^docker:\/\//, '').startsWith(missingPrefix),
           signal,
         })
         opts.onImage?.(images[i])
@@ -89,7 +99,7 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
       ...plan.missing.map((m) => ({
         source: m.source,
         code: 'NOT_FOUND',
-        message: `tag ${m.tag} is not in ${m.source}`,
+        message: missingTagMessage(m.source, m.tag),
       })),
     ]
     const finished = new Date()
@@ -115,11 +125,19 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
   }
 }
 
-/** The target Harbor project exists (created when the spec says so); a dry run only looks. */
-async function prepareHarbor(spec: MirrorSpec, dryRun: boolean, env: NodeJS.ProcessEnv): Promise<void> {
+/**
+ * The target Harbor project exists (created when the spec says so); a dry run only looks, and says
+ * when the project is missing (a real run would create it).
+ */
+async function prepareHarbor(
+  spec: MirrorSpec,
+  dryRun: boolean,
+  env: NodeJS.ProcessEnv,
+): Promise<{ projectMissing: boolean }> {
   const h = spec.defaults.harbor
   const project = spec.defaults.project
-  if (!h || !project) return
+  if (!h || !project) return { projectMissing: false }
+  // Set: checkCredentials refused the run otherwise.
   const password = h.credentials?.passwordEnv ? env[h.credentials.passwordEnv] : undefined
   const harbor = new HarborClient({
     url: h.url,
@@ -131,11 +149,13 @@ async function prepareHarbor(spec: MirrorSpec, dryRun: boolean, env: NodeJS.Proc
   // Without the project every push would fail the same way: stop before planning, clearly.
   if (!dryRun) {
     await harbor.ensureProject(project, { create: h.createProject ?? false, storageLimit: h.storageLimit })
-    return
+    return { projectMissing: false }
   }
-  if (!(await harbor.projectExists(project)) && !h.createProject) {
+  if (await harbor.projectExists(project)) return { projectMissing: false }
+  if (!h.createProject) {
     throw new AirlockError('NOT_FOUND', `Harbor project ${project} does not exist at ${h.url}`, {
       hint: 'create it, or set defaults.harbor.createProject: true',
     })
   }
+  return { projectMissing: true }
 }

@@ -9,6 +9,7 @@
  */
 import { z } from 'zod'
 import { loadYamlFile, parseYamlText } from '../config/yaml-file.js'
+import { AirlockError } from '../errors.js'
 import { projectName } from '../harbor/project-name.js'
 import { type ImageRef, parseReference } from '../reference.js'
 import { formatNaming, namingUsesProject, targetRepository } from './naming.js'
@@ -20,14 +21,32 @@ export const DEFAULT_RETRIES = 2
 
 const WHAT = 'mirror spec'
 
+/** Where an installed user finds the format (the docs/ folder is in the source, not the package). */
+export const SPEC_FORMAT_HINT =
+  'the mirror spec format is described in docs/mirror-spec.md in the airlock source, and in short by `airlock mirror --help`'
+
 type Issue = (message: string, path: PropertyKey[]) => void
 
 export async function loadMirrorSpec(file: string): Promise<MirrorSpec> {
-  return { ...(await loadYamlFile(file, specSchema(), WHAT)), file }
+  try {
+    return { ...(await loadYamlFile(file, specSchema(), WHAT)), file }
+  } catch (err) {
+    throw withFormatHint(err)
+  }
 }
 
 export function parseMirrorSpec(text: string, file: string): MirrorSpec {
-  return { ...parseYamlText(text, file, specSchema(), WHAT), file }
+  try {
+    return { ...parseYamlText(text, file, specSchema(), WHAT), file }
+  } catch (err) {
+    throw withFormatHint(err)
+  }
+}
+
+/** The schema error's generic "see docs/" hint, replaced by one naming the document and where it is. */
+function withFormatHint(err: unknown): unknown {
+  if (!(err instanceof AirlockError) || !err.hint?.startsWith('see docs/')) return err
+  return new AirlockError(err.code, err.message, { hint: SPEC_FORMAT_HINT, cause: err.cause })
 }
 
 function specSchema(): z.ZodType<Omit<MirrorSpec, 'file'>> {

@@ -6,6 +6,7 @@
  */
 import { AirlockError } from '../errors.js'
 import { HarborClient, type HarborClientOptions } from '../harbor/client.js'
+import { projectName } from '../harbor/project-name.js'
 import type { HarborQuotaSection } from './report.js'
 
 export interface HarborQuotaOptions extends HarborClientOptions {
@@ -40,7 +41,12 @@ export async function harborRoom(client: HarborClient, project: string): Promise
  * project) is the section's `error`, with AirlockError's hint appended.
  */
 export async function harborQuotaSection(opts: HarborQuotaOptions): Promise<HarborQuotaSection> {
-  const base = { url: opts.url, project: opts.project }
+  // The project as Harbor names it (`Neuro-Imaging` → `neuro-imaging`); an invalid name is the error below.
+  let project = opts.project
+  try {
+    project = projectName(opts.project).name
+  } catch {}
+  const base = { url: opts.url, project }
   try {
     const room = await harborRoom(new HarborClient(opts), opts.project)
     return {

@@ -124,6 +124,8 @@ export interface QuotaNode {
   local?: boolean
   /** Probe options for this node (env as seen there, uid, storage overrides). */
   probe?: Omit<ProbeOptions, 'configLimit' | 'localWalk'>
+  /** Called once the node is probed (an ssh node ends its shared connection). */
+  close?: () => Promise<void>
 }
 
 export interface QuotaReportOptions {
@@ -161,11 +163,15 @@ export async function quotaReport(opts: QuotaReportOptions): Promise<QuotaReport
     while (next < opts.nodes.length) {
       const i = next++
       const n = opts.nodes[i]
-      reports[i] = await probeNode(n.name, n.run, {
-        ...n.probe,
-        configLimit: opts.configLimit,
-        localWalk: n.local,
-      })
+      try {
+        reports[i] = await probeNode(n.name, n.run, {
+          ...n.probe,
+          configLimit: opts.configLimit,
+          localWalk: n.local,
+        })
+      } finally {
+        await n.close?.().catch(() => undefined)
+      }
     }
   }
   const harborP = opts

@@ -10,7 +10,17 @@
  * Host keys: airlock does not change ssh's host-key policy unless asked (`strictHostKeyChecking`):
  * the user's ~/.ssh/config and the system known_hosts decide, and in BatchMode an unknown key fails
  * closed ("Host key verification failed"), with a hint.
+ *
+ * One connection per node: a probe runs about seven commands on a node, and each ssh connection
+ * costs a TCP and key exchange and a login (and a line in the node's auth log). The runner shares one
+ * connection between them with OpenSSH's connection multiplexing: the first command starts a master
+ * (ControlMaster=auto) whose socket is in a private directory of this runner (mode 0700, in the temp
+ * directory), kept ControlPersist seconds after its last command as a safety net; close() ends it
+ * (`ssh -O exit`) and removes the directory.
  */
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { AirlockError } from '../errors.js'
 import { run } from '../exec.js'
 import type { QuotaNode } from './report.js'
@@ -39,6 +49,23 @@ export interface SshRunnerOptions {
   program?: string
   /** Environment of the ssh process (default process.env). */
   env?: NodeJS.ProcessEnv
+  /** One shared connection for all commands (OpenSSH ControlMaster; default true). Call close(). */
+  share?: boolean
+  /** Directory in which the private directory of the control socket is made (default: the temp dir). */
+  controlDir?: string
+  /** Seconds the shared connection outlives its last command if close() is never called (default 10). */
+  controlPersistSec?: number
+}
+
+/** A Runner over ssh; close() ends the shared connection (call it when the node is done). */
+export interface SshRunner extends Runner {
+  close(): Promise<void>
+}
+
+/** The control socket of a shared connection and how long the master lingers. */
+export interface SshControl {
+  path: string
+  persistSec: number
 }
 
 export interface SshTarget {
@@ -86,8 +113,32 @@ export function shellQuote(arg: string): string {
 }
 
 /** The ssh arguments that run `argv` on `spec`'s node (without the program name). */
-export function sshArgv(spec: string, argv: string[], opts: SshRunnerOptions = {}): string[] {
+export function sshArgv(
+  spec: string,
+  argv: string[],
+  opts: SshRunnerOptions = {},
+  control?: SshControl,
+): string[] {
   const target = parseSshTarget(spec)
+  const args = sshOptions(target, opts)
+  if (control) {
+    // After the caller's own options: `-o ControlMaster=no` in them turns sharing off (first one wins).
+    args.push(
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${control.path.replace(/%/g, '%%')}`,
+      '-o',
+      `ControlPersist=${Math.max(1, Math.round(control.persistSec))}s`,
+    )
+  }
+  // `--` ends ssh's options; the command is one string, as the remote shell will parse it.
+  args.push('--', target.host, argv.map(shellQuote).join(' '))
+  return args
+}
+
+/** Every ssh option for the node (config file, batch mode, timeouts, key, port, user, extra). */
+function sshOptions(target: SshTarget, opts: SshRunnerOptions): string[] {
   const args: string[] = []
   if (opts.configFile) args.push('-F', opts.configFile)
   args.push(
@@ -110,9 +161,17 @@ export function sshArgv(spec: string, argv: string[], opts: SshRunnerOptions = {
   const user = target.user ?? opts.user
   if (user) args.push('-l', user)
   args.push(...(opts.extraArgs ?? []))
-  // `--` ends ssh's options; the command is one string, as the remote shell will parse it.
-  args.push('--', target.host, argv.map(shellQuote).join(' '))
   return args
+}
+
+/**
+ * The parent of the control socket's private directory: the temp dir, unless its path is too long for
+ * a Unix socket (about 100 bytes with ssh's temporary suffix) or holds characters ssh's option parser
+ * would split on; then /tmp.
+ */
+function controlBase(opts: SshRunnerOptions): string {
+  const base = opts.controlDir ?? tmpdir()
+  return base.length <= 60 && /^[A-Za-z0-9_./-]+$/.test(base) ? base : '/tmp'
 }
 
 /** ssh's exit status for its own failures (connection, authentication, host key). */
@@ -146,14 +205,22 @@ function unreachableHint(reason: string, node: string): string {
  * is returned as it is (127 = not installed there, marked notFound); a failure of ssh itself (exit
  * 255 with an ssh message, or the timeout) throws UNREACHABLE naming the node.
  */
-export function sshRunner(spec: string, opts: SshRunnerOptions = {}): Runner {
+export function sshRunner(spec: string, opts: SshRunnerOptions = {}): SshRunner {
   const node = spec.trim()
-  parseSshTarget(node) // refuse a bad name before the first command
+  const target = parseSshTarget(node) // refuse a bad name before the first command
   const program = opts.program ?? 'ssh'
-  return async (argv, callOpts = {}) => {
+  const persistSec = opts.controlPersistSec ?? 10
+  // The private directory of the control socket, made by the first command (0700, as mkdtemp makes it).
+  let controlDir: Promise<string> | undefined
+  const control = async (): Promise<SshControl | undefined> => {
+    if (opts.share === false) return undefined
+    controlDir ??= mkdtemp(join(controlBase(opts), 'airlock-ssh-'))
+    return { path: join(await controlDir, 'ctl'), persistSec }
+  }
+  const runner = async (argv: string[], callOpts: { timeoutMs?: number; input?: string } = {}) => {
     const timeoutMs = callOpts.timeoutMs ?? opts.timeoutMs ?? 120_000
     const timer = AbortSignal.timeout(timeoutMs)
-    const res = await run(program, sshArgv(node, argv, opts), {
+    const res = await run(program, sshArgv(node, argv, opts, await control()), {
       input: callOpts.input ?? '',
       env: opts.env,
       reject: false,
@@ -187,6 +254,37 @@ export function sshRunner(spec: string, opts: SshRunnerOptions = {}): Runner {
     }
     return { exitCode: res.exitCode, stdout: res.stdout, stderr: res.stderr, notFound: res.exitCode === 127 }
   }
+  const close = async (): Promise<void> => {
+    const made = controlDir
+    if (!made) return
+    controlDir = undefined
+    const dir = await made.catch(() => undefined)
+    if (!dir) return
+    const path = join(dir, 'ctl')
+    if (
+      await stat(path).then(
+        () => true,
+        () => false,
+      )
+    ) {
+      // The master ends its connection and removes its socket; the directory goes with it.
+      await run(
+        program,
+        [
+          ...sshOptions(target, opts),
+          '-o',
+          `ControlPath=${path.replace(/%/g, '%%')}`,
+          '-O',
+          'exit',
+          '--',
+          target.host,
+        ],
+        { input: '', env: opts.env, reject: false, signal: AbortSignal.timeout(10_000) },
+      ).catch(() => undefined)
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+  return Object.assign(runner, { close })
 }
 
 /** Whether ssh, rather than the remote command, wrote this (a remote command may also exit 255). */
@@ -198,8 +296,8 @@ function looksLikeSshFailure(stderr: string): boolean {
 
 /** `--node NAME` (repeatable) or the config's `quota.nodes`, as nodes for quotaReport: probed over ssh, in parallel. */
 export function sshQuotaNodes(names: string[], opts: SshRunnerOptions = {}): QuotaNode[] {
-  return [...new Set(names.map((n) => n.trim()).filter(Boolean))].map((name) => ({
-    name,
-    run: sshRunner(name, opts),
-  }))
+  return [...new Set(names.map((n) => n.trim()).filter(Boolean))].map((name) => {
+    const run = sshRunner(name, opts)
+    return { name, run, close: run.close }
+  })
 }

@@ -21,7 +21,7 @@ import { openImageForSif } from './open-image.js'
 import { preflightSif } from './preflight.js'
 import { archCode } from './sif-format.js'
 import { writeSif } from './sif-writer.js'
-import { singularityFiles } from './singularity-d.js'
+import { defSource, singularityFiles } from './singularity-d.js'
 import { makeSquashfs, type SquashfsTool } from './squashfs.js'
 
 export type BuilderChoice = 'auto' | ExternalBuilder | 'builtin'
@@ -158,7 +158,7 @@ async function builtin(
     await preflightSif(output, image.layerBytes, { force: opts.force, env: opts.env })
     const created = opts.reproducible ? (image.created ?? new Date(0)) : new Date()
     const files = singularityFiles(image.config, {
-      from: source.startsWith('docker-archive:') ? basename(source.slice('docker-archive:'.length)) : source,
+      ...defSource(source),
       arch: image.arch,
       variant: image.variant,
       created,

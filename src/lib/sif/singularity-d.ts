@@ -55,6 +55,24 @@ export interface SingularityFiles {
 
 const D = '.singularity.d'
 
+/** Transports whose names are also apptainer bootstrap agents (containers-storage is airlock's own). */
+const SOURCE_TRANSPORT = /^(docker|docker-archive|oci|oci-archive|docker-daemon|containers-storage):(.*)$/s
+
+/**
+ * The def file's `bootstrap:` and `from:` for a build source, as apptainer writes them when given the
+ * same source as a URI (`docker://alpine:3.20` → `bootstrap: docker`, `from: alpine:3.20`). A bare
+ * reference is a registry image. Archives are named by their file name only, so the build directory
+ * does not end up in the image.
+ */
+export function defSource(reference: string): { bootstrap: string; from: string } {
+  const m = SOURCE_TRANSPORT.exec(reference)
+  if (!m) return { bootstrap: 'docker', from: reference }
+  const [, transport = '', rest = ''] = m
+  if (transport === 'docker') return { bootstrap: 'docker', from: rest.replace(/^\/\//, '') }
+  const from = transport.endsWith('-archive') ? (rest.split('/').pop() ?? rest) : rest
+  return { bootstrap: transport, from }
+}
+
 export function singularityFiles(
   config: ImageRunConfig | null | undefined,
   opts: SingularityOptions,
