@@ -661,3 +661,19 @@ describe('bundle load', () => {
     }
   })
 })
+
+describe('mirror spec credentials', () => {
+  it('refuses a spec whose source registry password variable is not set, before fetching anything', async () => {
+    const spec = at('creds.yaml')
+    writeFileSync(
+      spec,
+      `defaults:\n  target: harbor.example.org\nregistries:\n  ${proxy.host}:\n    credentials: { username: bot, passwordEnv: AIRLOCK_TEST_UNSET_SECRET }\nimages:\n  - source: ${proxy.host}/tools/tool\n    tags: ["v1"]\n`,
+    )
+    proxy.hits.length = 0
+    const r = await airlock(['bundle', 'create', '-o', at('creds.tar'), '-f', spec])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('AIRLOCK_TEST_UNSET_SECRET')
+    expect(proxy.hits).toEqual([])
+    expect(existsSync(at('creds.tar'))).toBe(false)
+  })
+})

@@ -76,6 +76,8 @@ export async function itemsFromSpec(
 ): Promise<ResolvedItems> {
   const spec = await loadMirrorSpec(file)
   const session = openSpecSession(spec, opts.env)
+  // A source registry's password variable that is not set: refuse before anything is fetched (exit 2).
+  for (const image of spec.images) session.optionsFor(parseDockerRef(image.source).registry)
   const plan = await planSpec(session, { signal: opts.signal, listAll: opts.referrers })
   const items = plan.images.map((p): BundleItem => {
     const source = parseDockerRef(p.source.replace(/^docker:\/\//, ''))
