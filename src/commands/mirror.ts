@@ -3,6 +3,7 @@ import { summaryLines } from '../lib/mirror/report.js'
 import { runMirror } from '../lib/mirror/run-mirror.js'
 import { parseShard } from '../lib/mirror/shard.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
+import { jobsFlag } from '../ui/flags.js'
 
 export default class Mirror extends AirlockCommand {
   static override summary =
@@ -59,13 +60,7 @@ ${EXIT_CODES_HELP}`
       description: 'State file (default: ~/.local/state/airlock/mirror-<hash>.json).',
       helpValue: 'FILE',
     }),
-    jobs: Flags.integer({
-      char: 'j',
-      min: 1,
-      max: 64,
-      default: 4,
-      description: 'Blobs in flight per image.',
-    }),
+    jobs: jobsFlag,
     verbose: Flags.boolean({ char: 'v', description: 'List skipped images too.' }),
   }
 

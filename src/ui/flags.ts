@@ -52,3 +52,12 @@ export function registryOptions(flags: {
     tlsVerify: flags['tls-verify'],
   }
 }
+
+/** `-j N`: blobs in flight per image (mirror, bundle create and push). */
+export const jobsFlag = Flags.integer({
+  char: 'j',
+  min: 1,
+  max: 64,
+  default: 4,
+  description: 'Blobs in flight per image.',
+})

@@ -285,7 +285,10 @@ const GUIDES: Record<string, GuideCase> = {
       }
       // The bundle on the "USB disk" is the updated one, in one part with its checksum file.
       const usb = path.join(sb.root, 'media/usb')
-      expect(readdirSync(usb).sort(), 'files on the USB disk').toEqual(['images.tar.001', 'images.tar.SHA256SUMS'])
+      expect(readdirSync(usb).sort(), 'files on the USB disk').toEqual([
+        'images.tar.001',
+        'images.tar.SHA256SUMS',
+      ])
       // podman got alpine:3.20 for this machine's platform.
       const alpine = amd64Image(svc.fixtures.get('library/alpine:3.20').item)
       const ids = (await podman!.images()).map((i) => `sha256:${i.Id}`)

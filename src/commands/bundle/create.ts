@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core'
 import { createBundle } from '../../lib/bundle/create-bundle.js'
 import { parseSizeSetting } from '../../lib/quota/sizes.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../../ui/base-command.js'
-import { registryFlags, registryOptions } from '../../ui/flags.js'
+import { jobsFlag, registryFlags, registryOptions } from '../../ui/flags.js'
 import { formatBytes } from '../../ui/format.js'
 
 export default class BundleCreate extends AirlockCommand {
@@ -53,13 +53,7 @@ ${EXIT_CODES_HELP}`
       max: 32,
       description: "Images fetched at once (default 4, or the spec's).",
     }),
-    jobs: Flags.integer({
-      char: 'j',
-      min: 1,
-      max: 64,
-      default: 4,
-      description: 'Blobs in flight per image.',
-    }),
+    jobs: jobsFlag,
     ...registryFlags,
   }
 

@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import { pushBundle } from '../../lib/bundle/push-bundle.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../../ui/base-command.js'
-import { registryFlags, registryOptions } from '../../ui/flags.js'
+import { jobsFlag, registryFlags, registryOptions } from '../../ui/flags.js'
 import { formatBytes } from '../../ui/format.js'
 
 export default class BundlePush extends AirlockCommand {
@@ -38,13 +38,7 @@ ${EXIT_CODES_HELP}`
       helpValue: 'OS/ARCH',
     }),
     'dry-run': Flags.boolean({ description: 'Show where each image would go; send nothing.' }),
-    jobs: Flags.integer({
-      char: 'j',
-      min: 1,
-      max: 64,
-      default: 4,
-      description: 'Blobs in flight per image.',
-    }),
+    jobs: jobsFlag,
     ...registryFlags,
   }
 

@@ -16,6 +16,7 @@ import type { EngineOptions } from '../transports/transport.js'
 import { BundleDestination, BundleTargetReference } from './bundle-destination.js'
 import { metadataFiles, writePartSums } from './bundle-metadata.js'
 import { BundleWriter } from './bundle-writer.js'
+import { baseReport, blobTotals, notStarted } from './create-report.js'
 import { ANN, LAYOUT_FILE } from './layout.js'
 import { Bundle } from './open-bundle.js'
 import { type BundleItem, itemsFromRefs, itemsFromSpec, type ResolvedItems } from './sources.js'
@@ -216,14 +217,7 @@ interface AddContext {
 
 async function addImage(item: BundleItem, ctx: AddContext): Promise<BundleImageReport> {
   const started = performance.now()
-  const report: BundleImageReport = {
-    source: item.source,
-    reference: item.name,
-    action: 'failed',
-    bytes: 0,
-    seconds: 0,
-    attempts: 0,
-  }
+  const report: BundleImageReport = { ...notStarted(item), error: undefined }
   const done = (r: Partial<BundleImageReport>) => ({
     ...report,
     ...r,
@@ -308,45 +302,4 @@ async function addReferrers(item: BundleItem, digest: string, ctx: AddContext): 
     added.push(name)
   }
   return added
-}
-
-function notStarted(item: BundleItem): BundleImageReport {
-  return {
-    source: item.source,
-    reference: item.name,
-    action: 'failed',
-    bytes: 0,
-    seconds: 0,
-    attempts: 0,
-    error: { code: 'INTERRUPTED', message: 'not started: the run was interrupted' },
-  }
-}
-
-function baseReport(
-  bundle: string,
-  images: BundleImageReport[],
-  errors: BundleCreateReport['errors'],
-  interrupted: boolean,
-): Omit<BundleCreateReport, 'parts' | 'changedParts' | 'outcome' | 'size' | 'blobs'> {
-  const count = (a: string) => images.filter((i) => i.action === a).length
-  const totals = {
-    images: images.length,
-    added: count('added'),
-    present: count('present'),
-    failed: count('failed'),
-    bytes: images.reduce((n, i) => n + i.bytes, 0),
-  }
-  const exitCode = interrupted ? 1 : totals.failed || errors.length ? 3 : 0
-  return { bundle, images, totals, errors, exitCode }
-}
-
-function blobTotals(entries: Iterable<{ name: string; size: number }>): { count: number; bytes: number } {
-  let count = 0
-  let bytes = 0
-  for (const e of entries) {
-    if (!e.name.startsWith('blobs/') || e.name.split('/').length !== 3) continue
-    count++
-    bytes += e.size
-  }
-  return { count, bytes }
 }

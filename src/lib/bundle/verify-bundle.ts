@@ -118,7 +118,7 @@ export async function verifyBundle(
       usedBy.set(digest, (usedBy.get(digest) ?? new Set()).add(of))
       const entry = archive.entries.get(name)
       used.add(name)
-      if (!entry || entry.kind !== 'file') {
+      if (entry?.kind !== 'file') {
         problems.push({ kind: 'missing', name: digest, message: `${of}: blob ${digest} is missing` })
         return false
       }

@@ -1,0 +1,47 @@
+/** The report of `bundle create`: per-image outcomes, totals and the exit code. */
+import type { BundleItem } from './sources.js'
+import type { BundleCreateReport, BundleImageReport } from './types.js'
+
+export function notStarted(item: BundleItem): BundleImageReport {
+  return {
+    source: item.source,
+    reference: item.name,
+    action: 'failed',
+    bytes: 0,
+    seconds: 0,
+    attempts: 0,
+    error: { code: 'INTERRUPTED', message: 'not started: the run was interrupted' },
+  }
+}
+
+export function baseReport(
+  bundle: string,
+  images: BundleImageReport[],
+  errors: BundleCreateReport['errors'],
+  interrupted: boolean,
+): Omit<BundleCreateReport, 'parts' | 'changedParts' | 'outcome' | 'size' | 'blobs'> {
+  const count = (a: string) => images.filter((i) => i.action === a).length
+  const totals = {
+    images: images.length,
+    added: count('added'),
+    present: count('present'),
+    failed: count('failed'),
+    bytes: images.reduce((n, i) => n + i.bytes, 0),
+  }
+  const exitCode = interrupted ? 1 : totals.failed || errors.length ? 3 : 0
+  return { bundle, images, totals, errors, exitCode }
+}
+
+export function blobTotals(entries: Iterable<{ name: string; size: number }>): {
+  count: number
+  bytes: number
+} {
+  let count = 0
+  let bytes = 0
+  for (const e of entries) {
+    if (!e.name.startsWith('blobs/') || e.name.split('/').length !== 3) continue
+    count++
+    bytes += e.size
+  }
+  return { count, bytes }
+}
