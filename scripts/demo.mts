@@ -65,6 +65,18 @@ try {
     process.exitCode = 1
   } else console.log('digests match: the copy kept the image byte for byte')
 
+  // The air gap: one bundle file out of registry one, checked, pushed into a project of registry two.
+  const bundle = path.join(work, 'images.tar')
+  airlock(['bundle', 'create', '-o', bundle, `docker://${one.host}/demo/app:1.0`])
+  airlock(['bundle', 'verify', bundle])
+  airlock(['bundle', 'push', bundle, '--to', `${two.host}/offline`])
+  const c = digest(`docker://${two.host}/offline/app:1.0`)
+  console.log(`  after the bundle   ${c}`)
+  if (c !== image.index.digest) {
+    console.error('DIGESTS DIFFER')
+    process.exitCode = 1
+  }
+
   // The podman user's flow (ERISXdl guide), with podman's storage in a temporary root.
   const podman = await makePodman()
   try {
