@@ -677,3 +677,46 @@ describe('mirror spec credentials', () => {
     expect(existsSync(at('creds.tar'))).toBe(false)
   })
 })
+
+describe('Harbor', () => {
+  it('pushes into a Harbor project named with capitals, and says when the project does not exist', async () => {
+    const { startHarborStandIn } = await import('../helpers/harbor.js')
+    const harbor = await startHarborStandIn({
+      users: { admin: 'Harbor12345' },
+      projects: [{ name: 'ai-group' }],
+    })
+    try {
+      const out = at('images.tar')
+      const ok = await airlock([
+        'bundle',
+        'push',
+        out,
+        '--to',
+        `${harbor.host}/AI-Group`,
+        '--creds',
+        'admin:Harbor12345',
+        '--json',
+      ])
+      expect(ok.code, ok.stderr).toBe(0)
+      const r = json<{ images: Array<{ target: string; action: string }> }>(ok)
+      expect(
+        r.images.every((i) => i.action === 'pushed' && i.target.startsWith(`${harbor.host}/ai-group/`)),
+      ).toBe(true)
+      expect(await digestAt(harbor.registry, 'ai-group/alpine', '3.20')).toBe(alpine.index.digest)
+      const missing = await airlock([
+        'bundle',
+        'push',
+        out,
+        '--to',
+        `${harbor.host}/nope`,
+        '--creds',
+        'admin:Harbor12345',
+      ])
+      expect(missing.code).toBe(3)
+      expect(missing.stderr).toContain('project')
+      expect(await catalog(harbor.registry)).not.toContain('nope/alpine')
+    } finally {
+      await harbor.stop()
+    }
+  })
+})

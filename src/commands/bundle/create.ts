@@ -77,7 +77,9 @@ ${EXIT_CODES_HELP}`
               r.action === 'added'
                 ? `added ${r.reference} (${formatBytes(r.bytes)} new)`
                 : `${r.action} ${r.reference}`
-            process.stderr.write(`${what}${r.error ? `: ${r.error.message}` : ''}\n`)
+            process.stderr.write(
+              `${what}${r.error ? `: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ''}` : ''}\n`,
+            )
           },
     })
     if (this.jsonMode) this.printJson(report)

@@ -58,7 +58,7 @@ ${EXIT_CODES_HELP}`
         : (i) => {
             const size = i.action === 'pushed' ? ` (${formatBytes(i.bytes)} sent)` : ''
             process.stderr.write(
-              `${i.action} ${i.reference} -> ${i.target}${size}${i.error ? `: ${i.error.message}` : ''}\n`,
+              `${i.action} ${i.reference} -> ${i.target}${size}${i.error ? `: ${i.error.message}${i.error.hint ? `\n  hint: ${i.error.hint}` : ''}` : ''}\n`,
             )
           },
     })

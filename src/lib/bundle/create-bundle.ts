@@ -242,7 +242,11 @@ async function addImage(item: BundleItem, ctx: AddContext): Promise<BundleImageR
     } catch (err) {
       const e = toAirlockError(err)
       if (ctx.signal.aborted || !e.retryable || attempt > retries) {
-        return done({ action: 'failed', attempts: attempt, error: { code: e.code, message: e.message } })
+        return done({
+          action: 'failed',
+          attempts: attempt,
+          error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+        })
       }
       await sleep(500 * 2 ** (attempt - 1), undefined, { signal: ctx.signal }).catch(() => undefined)
     }

@@ -42,7 +42,7 @@ export interface PushedImage {
   bytes: number
   blobs?: { total: number; sent: number; present: number }
   seconds: number
-  error?: { code: string; message: string }
+  error?: { code: string; message: string; hint?: string }
 }
 
 export interface PushBundleReport {
@@ -208,7 +208,7 @@ async function pushOne(
       action: 'failed',
       bytes: 0,
       seconds: (performance.now() - started) / 1000,
-      error: { code: e.code, message: e.message },
+      error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
     }
   }
 }

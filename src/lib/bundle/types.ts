@@ -15,7 +15,7 @@ export interface BundleImageReport {
   bytes: number
   seconds: number
   attempts: number
-  error?: { code: string; message: string }
+  error?: { code: string; message: string; hint?: string }
   /** Signature, attestation and SBOM tags added with the image. */
   referrers?: string[]
 }

@@ -168,7 +168,7 @@ export class RegistryClient {
       code = 'AUTH_FAILED'
       const creds = await this.credentials()
       hint = creds
-        ? `the registry refused user "${creds.username}"; check the password or token, or run airlock login ${this.registry}`
+        ? `the registry refused user "${creds.username}"; check the password or token, or run airlock login ${this.registry}. Harbor also answers 401 when the project (the first part of the repository path) does not exist: check its name, or create it`
         : `log in first: airlock login ${this.registry}, or pass --creds USER:PASSWORD`
     } else if (res.status === 403 && /quota|upper limit/i.test(detail)) {
       code = 'QUOTA_EXCEEDED'
