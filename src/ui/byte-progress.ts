@@ -6,6 +6,11 @@ import { formatBytes } from './format.js'
 
 export type ByteProgress = (done: number, total: number) => void
 
+/** Whether progress is drawn as a live bar (stderr is a terminal wide enough) rather than plain lines. */
+export function progressTty(): boolean {
+  return Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 40
+}
+
 export async function withByteProgress<T>(
   title: string,
   opts: {
@@ -19,7 +24,7 @@ export async function withByteProgress<T>(
   work: (onBytes: ByteProgress) => Promise<T>,
 ): Promise<T> {
   if (opts.quiet) return work(() => undefined)
-  const tty = opts.tty ?? (Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) >= 40)
+  const tty = opts.tty ?? progressTty()
   if (!tty) {
     process.stderr.write(`${title}\n`)
     let last = Date.now()

@@ -1,7 +1,9 @@
 import { Args, Flags } from '@oclif/core'
 import { createBundle } from '../../lib/bundle/create-bundle.js'
+import type { BundleImageReport } from '../../lib/bundle/types.js'
 import { parseSizeSetting } from '../../lib/quota/sizes.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../../ui/base-command.js'
+import { progressTty, withByteProgress } from '../../ui/byte-progress.js'
 import { jobsFlag, registryFlags, registryOptions } from '../../ui/flags.js'
 import { formatBytes } from '../../ui/format.js'
 
@@ -59,29 +61,37 @@ ${EXIT_CODES_HELP}`
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(BundleCreate)
-    const report = await createBundle({
-      output: flags.output,
-      refs: argv as string[],
-      specFile: flags.file,
-      platforms: flags.platform,
-      referrers: flags.referrers || undefined,
-      split: flags.split === undefined ? undefined : parseSizeSetting(flags.split, '--split'),
-      registry: registryOptions(flags),
-      concurrency: flags.concurrency,
-      jobs: flags.jobs,
-      signal: this.abortController.signal,
-      onImage: this.jsonMode
-        ? undefined
-        : (r) => {
-            const what =
-              r.action === 'added'
-                ? `added ${r.reference} (${formatBytes(r.bytes)} new)`
-                : `${r.action} ${r.reference}`
-            process.stderr.write(
-              `${what}${r.error ? `: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ''}` : ''}\n`,
-            )
-          },
-    })
+    const tty = progressTty()
+    const line = (r: BundleImageReport) => {
+      const what =
+        r.action === 'added'
+          ? `added ${r.reference} (${formatBytes(r.bytes)} new)`
+          : `${r.action} ${r.reference}`
+      const error = r.error ? `: ${r.error.message}${r.error.hint ? `\n  hint: ${r.error.hint}` : ''}` : ''
+      return `${what}${error}`
+    }
+    const report = await withByteProgress(
+      `Bundling into ${flags.output}`,
+      { quiet: this.jsonMode, what: 'fetched', plainWhat: 'fetched' },
+      (onProgress) =>
+        createBundle({
+          output: flags.output,
+          refs: argv as string[],
+          specFile: flags.file,
+          platforms: flags.platform,
+          referrers: flags.referrers || undefined,
+          split: flags.split === undefined ? undefined : parseSizeSetting(flags.split, '--split'),
+          registry: registryOptions(flags),
+          concurrency: flags.concurrency,
+          jobs: flags.jobs,
+          signal: this.abortController.signal,
+          onProgress,
+          // Plain lines as each image finishes; on a terminal the bar shows progress and failures follow.
+          onImage: this.jsonMode || tty ? undefined : (r) => process.stderr.write(`${line(r)}\n`),
+        }),
+    )
+    if (!this.jsonMode && tty)
+      for (const r of report.images.filter((i) => i.action === 'failed')) this.log(line(r))
     if (this.jsonMode) this.printJson(report)
     else {
       const t = report.totals

@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core'
-import { pushBundle } from '../../lib/bundle/push-bundle.js'
+import { type PushedImage, pushBundle } from '../../lib/bundle/push-bundle.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../../ui/base-command.js'
+import { progressTty, withByteProgress } from '../../ui/byte-progress.js'
 import { jobsFlag, registryFlags, registryOptions } from '../../ui/flags.js'
 import { formatBytes } from '../../ui/format.js'
 
@@ -44,24 +45,34 @@ ${EXIT_CODES_HELP}`
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(BundlePush)
-    const r = await pushBundle(args.file, {
-      to: flags.to,
-      naming: flags.naming,
-      images: flags.image,
-      platforms: flags.platform,
-      dryRun: flags['dry-run'],
-      jobs: flags.jobs,
-      registry: registryOptions(flags),
-      signal: this.abortController.signal,
-      onImage: this.jsonMode
-        ? undefined
-        : (i) => {
-            const size = i.action === 'pushed' ? ` (${formatBytes(i.bytes)} sent)` : ''
-            process.stderr.write(
-              `${i.action} ${i.reference} -> ${i.target}${size}${i.error ? `: ${i.error.message}${i.error.hint ? `\n  hint: ${i.error.hint}` : ''}` : ''}\n`,
-            )
-          },
-    })
+    const tty = progressTty()
+    const line = (i: PushedImage) => {
+      const size = i.action === 'pushed' ? ` (${formatBytes(i.bytes)} sent)` : ''
+      const error = i.error ? `: ${i.error.message}${i.error.hint ? `\n  hint: ${i.error.hint}` : ''}` : ''
+      return `${i.action} ${i.reference} -> ${i.target}${size}${error}`
+    }
+    const r = await withByteProgress(
+      `Pushing ${args.file}`,
+      { quiet: this.jsonMode || flags['dry-run'], what: 'sent', plainWhat: 'sent' },
+      (onProgress) =>
+        pushBundle(args.file, {
+          to: flags.to,
+          naming: flags.naming,
+          images: flags.image,
+          platforms: flags.platform,
+          dryRun: flags['dry-run'],
+          jobs: flags.jobs,
+          registry: registryOptions(flags),
+          signal: this.abortController.signal,
+          onProgress,
+          onImage:
+            this.jsonMode || (tty && !flags['dry-run'])
+              ? undefined
+              : (i) => process.stderr.write(`${line(i)}\n`),
+        }),
+    )
+    if (!this.jsonMode && tty && !flags['dry-run'])
+      for (const i of r.images.filter((x) => x.action === 'failed')) this.log(line(i))
     if (this.jsonMode) this.printJson(r)
     else {
       const t = r.totals

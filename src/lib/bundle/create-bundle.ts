@@ -6,6 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { copyImage } from '../copy/copy-image.js'
+import type { CopyEventHandler } from '../copy/events.js'
 import { runPool } from '../copy/pool.js'
 import { AirlockError, toAirlockError } from '../errors.js'
 import type { Descriptor } from '../manifest.js'
@@ -19,6 +20,7 @@ import { BundleWriter } from './bundle-writer.js'
 import { baseReport, blobTotals, notStarted } from './create-report.js'
 import { ANN, LAYOUT_FILE } from './layout.js'
 import { Bundle } from './open-bundle.js'
+import { type BundleProgress, progressEvents } from './progress.js'
 import { type BundleItem, itemsFromRefs, itemsFromSpec, type ResolvedItems } from './sources.js'
 import type { BundleCreateReport, BundleImageReport } from './types.js'
 
@@ -47,6 +49,8 @@ export interface CreateBundleOptions {
   env?: NodeJS.ProcessEnv
   signal?: AbortSignal
   onImage?: (r: BundleImageReport) => void
+  /** Bytes fetched so far, of about `total` (grows as blobs start). */
+  onProgress?: BundleProgress
 }
 
 export async function createBundle(opts: CreateBundleOptions): Promise<BundleCreateReport> {
@@ -84,7 +88,15 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
   )
   const before = new Map([...entries].map(([k, d]) => [k, d.digest]))
   const images: BundleImageReport[] = new Array(resolved.items.length)
-  const ctx: AddContext = { writer, entries, resolved, opts, signal, base: opts.output }
+  const ctx: AddContext = {
+    writer,
+    entries,
+    resolved,
+    opts,
+    signal,
+    base: opts.output,
+    events: progressEvents(opts.onProgress),
+  }
   try {
     await runPool(
       resolved.items.map((item, i) => [item, i] as const),
@@ -213,6 +225,7 @@ interface AddContext {
   opts: CreateBundleOptions
   signal: AbortSignal
   base: string
+  events?: CopyEventHandler
 }
 
 async function addImage(item: BundleItem, ctx: AddContext): Promise<BundleImageReport> {
@@ -271,6 +284,7 @@ async function copyInto(
     platforms: item.platforms,
     jobs: ctx.opts.jobs ?? 4,
     signal: ctx.signal,
+    onEvent: ctx.events,
     source: {
       registry: item.registry ? ctx.resolved.optionsFor(item.registry) : ctx.opts.registry,
       engine: ctx.opts.engine,

@@ -7,6 +7,7 @@
  * bundle said. A failure never stops the other images (exit 3).
  */
 import { copyImage } from '../copy/copy-image.js'
+import type { CopyEventHandler } from '../copy/events.js'
 import { runPool } from '../copy/pool.js'
 import { AirlockError, toAirlockError } from '../errors.js'
 import { harborHost, projectName } from '../harbor/project-name.js'
@@ -17,6 +18,7 @@ import { parseDockerRef } from '../reference.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
 import { ANN } from './layout.js'
 import { Bundle, type BundleImage } from './open-bundle.js'
+import { type BundleProgress, progressEvents } from './progress.js'
 
 export interface PushBundleOptions {
   /** `host[:port]` or `host[:port]/project[/path]`. */
@@ -32,6 +34,8 @@ export interface PushBundleOptions {
   dryRun?: boolean
   signal?: AbortSignal
   onImage?: (r: PushedImage) => void
+  /** Bytes sent so far, of about `total` (grows as blobs start). */
+  onProgress?: BundleProgress
 }
 
 export interface PushedImage {
@@ -132,11 +136,12 @@ export async function pushBundle(file: string, opts: PushBundleOptions = {}): Pr
     // Every target is known (and valid) before anything is sent.
     const planned = chosen.map((image) => ({ image, target: targetOf(image, dest, naming) }))
     const images: PushedImage[] = new Array(planned.length)
+    const events = progressEvents(opts.onProgress)
     await runPool(
       planned.map((p, i) => [p, i] as const),
       Math.max(1, opts.concurrency ?? 2),
       async ([p, i]) => {
-        images[i] = await pushOne(bundle, p.image, p.target, opts, signal)
+        images[i] = await pushOne(bundle, p.image, p.target, { ...opts, events }, signal)
         opts.onImage?.(images[i])
       },
       signal,
@@ -180,7 +185,7 @@ async function pushOne(
   bundle: Bundle,
   image: BundleImage,
   target: string,
-  opts: PushBundleOptions,
+  opts: PushBundleOptions & { events?: CopyEventHandler },
   signal: AbortSignal,
 ): Promise<PushedImage> {
   const started = performance.now()
@@ -191,6 +196,7 @@ async function pushOne(
       platforms: opts.platforms?.map(parsePlatform),
       jobs: opts.jobs ?? 4,
       signal,
+      onEvent: opts.events,
       destination: { registry: opts.registry },
     })
     return {
