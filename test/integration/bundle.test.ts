@@ -389,6 +389,7 @@ describe('split parts and adding to a bundle', () => {
           '1M',
           '--tls-verify=false',
           `${src.host}/team/app:1.0`,
+          `${src.host}/library/alpine:3.20`,
         ])
       ).code,
     ).toBe(0)
@@ -398,6 +399,11 @@ describe('split parts and adding to a bundle', () => {
     const v = await airlock(['bundle', 'verify', `${out}.001`])
     expect(v.code).toBe(5)
     expect(v.stdout).toContain('split2.tar.001')
+    // A part left behind is named too, though the rest cannot be read without it.
+    await rm(at('split2.tar.002'))
+    const lost = await airlock(['bundle', 'verify', out])
+    expect(lost.code).toBe(5)
+    expect(lost.stdout).toContain('part split2.tar.002 is missing')
   })
 })
 

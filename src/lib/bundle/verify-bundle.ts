@@ -81,7 +81,30 @@ export async function verifyBundle(
       }
     }
   }
-  const bundle = await Bundle.open(file, opts.signal)
+  let bundle: Bundle
+  try {
+    bundle = await Bundle.open(file, opts.signal)
+  } catch (err) {
+    // Parts that are damaged or missing explain a bundle that cannot be read: report them (exit 5).
+    if (!problems.length || !files) throw err
+    return {
+      bundle: files.base,
+      parts,
+      images: 0,
+      blobs: { checked: 0, bytes: 0 },
+      unreferencedBytes: 0,
+      problems: [
+        ...problems,
+        {
+          kind: 'part',
+          name: files.base,
+          message: `so the bundle cannot be read: ${(err as Error).message}`,
+        },
+      ],
+      notes,
+      ok: false,
+    }
+  }
   try {
     const archive = bundle.archive
     if (!parts.length) parts.push({ path: files?.base ?? file, size: archive.size })
