@@ -492,6 +492,18 @@ describe('bad input', () => {
     ])
     expect(small.code).toBe(2)
     expect(small.stderr).toContain('--split')
+    const dirOut = await airlock(['bundle', 'create', '-o', work, `${src.host}/tools/tool:v1`])
+    expect(dirOut.code).toBe(2)
+    expect(dirOut.stderr).toContain('is a directory')
+    const noDir = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      at('no/such/dir/x.tar'),
+      `${src.host}/tools/tool:v1`,
+    ])
+    expect(noDir.code).toBe(2)
+    expect(noDir.stderr).toContain('does not exist')
     const none = await airlock(['bundle', 'create', '-o', at('x.tar')])
     expect(none.code).toBe(2)
     expect(existsSync(at('x.tar'))).toBe(false)

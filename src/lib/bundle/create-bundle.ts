@@ -1,9 +1,3 @@
-/**
- * `airlock bundle create`: images from registries (or local engines) into one bundle file, each
- * blob stored once. Run again on the same file, it adds only what the bundle lacks: images already
- * there with the same digest are not fetched, and new blobs are appended after the old entries,
- * so the parts of a split bundle that held no change stay byte for byte the same.
- */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { copyImage } from '../copy/copy-image.js'
 import type { CopyEventHandler } from '../copy/events.js'
@@ -16,10 +10,11 @@ import type { RegistryOptions } from '../transports/registry/options.js'
 import type { EngineOptions } from '../transports/transport.js'
 import { BundleDestination, BundleTargetReference } from './bundle-destination.js'
 import { metadataFiles, writePartSums } from './bundle-metadata.js'
-import { BundleWriter } from './bundle-writer.js'
+import type { BundleWriter } from './bundle-writer.js'
 import { baseReport, blobTotals, notStarted } from './create-report.js'
-import { ANN, LAYOUT_FILE } from './layout.js'
+import { ANN } from './layout.js'
 import { Bundle } from './open-bundle.js'
+import { checkOutput, openWriter } from './open-output.js'
 import { type BundleProgress, progressEvents } from './progress.js'
 import { type BundleItem, itemsFromRefs, itemsFromSpec, type ResolvedItems } from './sources.js'
 import type { BundleCreateReport, BundleImageReport } from './types.js'
@@ -69,6 +64,7 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
       hint: 'give a part size such as 4000M (FAT32 holds files up to 4 GiB - 1 byte) or 2G',
     })
   }
+  await checkOutput(opts.output)
   const resolved: ResolvedItems = opts.specFile
     ? await itemsFromSpec(opts.specFile, {
         platforms: opts.platforms,
@@ -159,62 +155,6 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
     outcome: existing.length ? 'added' : 'new',
     size: written.size,
     blobs: blobTotals(b.archive.entries.values()),
-  }
-}
-
-async function openWriter(
-  output: string,
-  split: number | undefined,
-): Promise<{ writer: BundleWriter; existing: Descriptor[]; layout?: Buffer; partSize: number }> {
-  const old = await Bundle.openIfExists(output)
-  if (!old) {
-    const partSize = split ?? Number.POSITIVE_INFINITY
-    return { writer: await BundleWriter.create(output, partSize), existing: [], partSize }
-  }
-  try {
-    const sizes = old.partSizes
-    // The size parts are cut at: recorded in index.json; the first part's size when there are several.
-    const recorded = Number(old.annotations[ANN.partSize])
-    const partSize = !old.files.split
-      ? Number.POSITIVE_INFINITY
-      : Number.isSafeInteger(recorded) && recorded > 0
-        ? recorded
-        : sizes.length > 1
-          ? sizes[0]
-          : (split ?? sizes[0])
-    if (old.files.split && sizes.slice(0, -1).some((s) => s !== partSize)) {
-      throw new AirlockError(
-        'INVALID_INPUT',
-        `the parts of ${output} differ in size, so airlock cannot add to them`,
-        {
-          hint: 'join them (cat) and create a new bundle, or choose another -o',
-        },
-      )
-    }
-    if (split !== undefined && split !== partSize) {
-      throw new AirlockError(
-        'INVALID_INPUT',
-        old.files.split
-          ? `${output} is split into parts of ${partSize} bytes; --split ${split} differs`
-          : `${output} exists as one file; it cannot be split while adding to it`,
-        {
-          hint: 'add to it without --split (or with the same size), or create a new bundle under another name',
-        },
-      )
-    }
-    const layout = old.archive.has(LAYOUT_FILE)
-      ? await old.archive.read(old.archive.file(LAYOUT_FILE, LAYOUT_FILE))
-      : undefined
-    const writer = await BundleWriter.append(
-      output,
-      old.files.parts,
-      partSize,
-      old.archive.end,
-      old.archive.entries.values(),
-    )
-    return { writer, existing: old.images.map((i) => i.descriptor), layout, partSize }
-  } finally {
-    await old.close()
   }
 }
 
