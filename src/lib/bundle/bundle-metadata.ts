@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { runPool } from '../copy/pool.js'
 import { sha256Digest } from '../digest.js'
 import { type Descriptor, MEDIA } from '../manifest.js'
 import { writeAtomic } from '../mirror/report.js'
@@ -108,12 +109,20 @@ export async function writePartSums(
 ): Promise<void> {
   const old = (await readPartSums(base)) ?? new Map<string, string>()
   const changed = new Set(written.changed)
-  const lines: string[] = []
+  const hex = new Map<string, string>()
   for (const part of written.parts) {
-    const name = basename(part)
-    let hex = changed.has(part) ? undefined : old.get(name)
-    hex ??= (await sha256OfFile(part, { signal })).sha256
-    lines.push(`${hex}  ${name}`)
+    const kept = changed.has(part) ? undefined : old.get(basename(part))
+    if (kept) hex.set(part, kept)
   }
+  // The parts to hash, two at a time (each is a sequential read; two keep both cores busy).
+  await runPool(
+    written.parts.filter((p) => !hex.has(p)),
+    2,
+    async (part) => {
+      hex.set(part, (await sha256OfFile(part, { signal })).sha256)
+    },
+    signal,
+  )
+  const lines = written.parts.map((part) => `${hex.get(part)}  ${basename(part)}`)
   await writeAtomic(join(dirname(base), basename(partSumsPath(base))), `${lines.join('\n')}\n`)
 }
