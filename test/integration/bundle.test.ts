@@ -733,6 +733,36 @@ describe('Harbor', () => {
       expect(missing.code).toBe(3)
       expect(missing.stderr).toContain('project')
       expect(await catalog(harbor.registry)).not.toContain('nope/alpine')
+      // Told where Harbor's API is, push checks the project first and says so (nothing sent)...
+      const told = await airlock([
+        'bundle',
+        'push',
+        out,
+        '--to',
+        `${harbor.host}/nope`,
+        '--harbor',
+        harbor.url,
+        '--creds',
+        'admin:Harbor12345',
+      ])
+      expect(told.code).toBe(1)
+      expect(told.stderr).toContain('Harbor project "nope" does not exist')
+      // ...and creates it with --create-project (the group name lowercased), then pushes.
+      const made = await airlock([
+        'bundle',
+        'push',
+        out,
+        '--to',
+        `${harbor.host}/New-Group`,
+        '--harbor',
+        harbor.url,
+        '--create-project',
+        '--creds',
+        'admin:Harbor12345',
+      ])
+      expect(made.code, made.stderr).toBe(0)
+      expect(harbor.projects.has('new-group')).toBe(true)
+      expect(await digestAt(harbor.registry, 'new-group/app', '1.0')).toBe(app.manifest.digest)
     } finally {
       await harbor.stop()
     }

@@ -14,6 +14,7 @@ ${EXIT_CODES_HELP}`
   static override examples = [
     '<%= config.bin %> bundle push images.tar --to harbor.example.org/ai-group',
     '<%= config.bin %> bundle push images.tar --to registry.cluster.local:5000/mirror --naming keep-path',
+    '<%= config.bin %> bundle push images.tar --to harbor.example.org/new-group --create-project',
     '<%= config.bin %> bundle push images.tar.001 --dry-run --json',
   ]
   static override args = {
@@ -38,6 +39,14 @@ ${EXIT_CODES_HELP}`
       description: 'Only these platforms of multi-platform images.',
       helpValue: 'OS/ARCH',
     }),
+    harbor: Flags.string({
+      description:
+        "Harbor's URL, when the registry is a Harbor: its projects are checked before pushing (default with --create-project: https://REGISTRY).",
+      helpValue: 'URL',
+    }),
+    'create-project': Flags.boolean({
+      description: 'Create the Harbor project of --to when it does not exist (needs an account allowed to).',
+    }),
     'dry-run': Flags.boolean({ description: 'Show where each image would go; send nothing.' }),
     jobs: jobsFlag,
     ...registryFlags,
@@ -61,6 +70,8 @@ ${EXIT_CODES_HELP}`
           images: flags.image,
           platforms: flags.platform,
           dryRun: flags['dry-run'],
+          harbor: flags.harbor,
+          createProject: flags['create-project'],
           jobs: flags.jobs,
           registry: registryOptions(flags),
           signal: this.abortController.signal,

@@ -10,6 +10,7 @@ import { copyImage } from '../copy/copy-image.js'
 import type { CopyEventHandler } from '../copy/events.js'
 import { runPool } from '../copy/pool.js'
 import { AirlockError, toAirlockError } from '../errors.js'
+import { HarborClient } from '../harbor/client.js'
 import { harborHost, projectName } from '../harbor/project-name.js'
 import { parsePlatform } from '../manifest.js'
 import { parseNaming, targetRepository } from '../mirror/naming.js'
@@ -32,6 +33,12 @@ export interface PushBundleOptions {
   concurrency?: number
   jobs?: number
   dryRun?: boolean
+  /**
+   * Harbor's URL (its API), when the registry of --to is a Harbor: the project is then looked up
+   * before anything is sent, and created with `createProject`.
+   */
+  harbor?: string
+  createProject?: boolean
   signal?: AbortSignal
   onImage?: (r: PushedImage) => void
   /** Bytes sent so far, of about `total` (grows as blobs start). */
@@ -135,6 +142,11 @@ export async function pushBundle(file: string, opts: PushBundleOptions = {}): Pr
     }
     // Every target is known (and valid) before anything is sent.
     const planned = chosen.map((image) => ({ image, target: targetOf(image, dest, naming) }))
+    if (opts.harbor || opts.createProject)
+      await prepareProjects(
+        planned.map((p) => p.target),
+        opts,
+      )
     const images: PushedImage[] = new Array(planned.length)
     const events = progressEvents(opts.onProgress)
     await runPool(
@@ -215,6 +227,33 @@ async function pushOne(
       bytes: 0,
       seconds: (performance.now() - started) / 1000,
       error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+    }
+  }
+}
+
+/**
+ * The Harbor projects the targets go into exist (created when asked): a push into a missing project
+ * would otherwise fail image by image with Harbor's 401.
+ */
+async function prepareProjects(targets: string[], opts: PushBundleOptions): Promise<void> {
+  const byHost = new Map<string, Set<string>>()
+  for (const t of targets) {
+    const ref = parseDockerRef(t)
+    if (!ref.repository.includes('/')) continue
+    const projects = byHost.get(ref.registry) ?? new Set()
+    projects.add(ref.repository.split('/')[0]!)
+    byHost.set(ref.registry, projects)
+  }
+  for (const [host, projects] of byHost) {
+    const harbor = new HarborClient({ url: opts.harbor ?? host, registryOptions: opts.registry })
+    for (const project of projects) {
+      if (opts.dryRun && !(await harbor.projectExists(project))) {
+        if (opts.createProject) continue
+        throw new AirlockError('NOT_FOUND', `Harbor project "${project}" does not exist on ${host}`, {
+          hint: 'create it in Harbor, or add --create-project (needs an account allowed to create projects)',
+        })
+      }
+      if (!opts.dryRun) await harbor.ensureProject(project, { create: opts.createProject ?? false })
     }
   }
 }
