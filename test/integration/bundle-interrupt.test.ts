@@ -3,11 +3,13 @@
  * leaves the old bundle readable as it was, and the next run writes over the leftovers; an
  * interrupted create keeps the images it finished. Real registry, stalling proxy in front of it.
  */
+import { createHash } from 'node:crypto'
 import { readFileSync, statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { Readable } from 'node:stream'
+import { PassThrough, Readable } from 'node:stream'
+import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BundleWriter } from '../../src/lib/bundle/bundle-writer.js'
 import { createBundle } from '../../src/lib/bundle/create-bundle.js'
@@ -73,6 +75,14 @@ describe('interruptions', () => {
     const v = await verifyBundle(file)
     expect(v.ok).toBe(true)
     expect(v.notes.join(' ')).toContain('interrupted add')
+    // GNU tar and skopeo see the old bundle too.
+    const listed = (await execa('tar', ['-tf', file])).stdout.split('\n')
+    expect(listed).not.toContain(`blobs/sha256/${b.layers[0].digest.slice(7)}`)
+    expect(listed.filter((n) => n === 'index.json')).toHaveLength(1)
+    const raw = await execa('skopeo', ['inspect', '--raw', `oci-archive:${file}:${reg.host}/one/a:1`], {
+      encoding: 'buffer',
+    })
+    expect(createHash('sha256').update(raw.stdout).digest('hex')).toBe(a.manifest.digest.slice(7))
 
     // The next add writes over the leftovers and the result verifies.
     const added = await createBundle({ output: file, refs: [`${reg.host}/two/b:1`], registry })
@@ -106,5 +116,25 @@ describe('interruptions', () => {
     expect(bundle.images.map((i) => i.reference)).toEqual([`${proxy.host}/one/a:1`])
     await bundle.close()
     expect((await verifyBundle(file)).ok).toBe(true)
+  })
+
+  it('a blob that fails while later entries are written leaves unused space that readers skip', async () => {
+    const file = path.join(work, 'holes.tar')
+    const w = await BundleWriter.create(file, Number.POSITIVE_INFINITY)
+    const failing = new PassThrough()
+    const first = w.addBlob(a.layers[0].digest, a.layers[0].bytes.length, failing)
+    const second = w.addBlob(b.layers[0].digest, b.layers[0].bytes.length, Readable.from([b.layers[0].bytes]))
+    failing.write(a.layers[0].bytes.subarray(0, 1000))
+    await second
+    failing.destroy(new Error('connection reset'))
+    await expect(first).rejects.toThrow('connection reset')
+    await w.commit([{ name: 'index.json', bytes: Buffer.from('{"schemaVersion":2,"manifests":[]}') }])
+    const listed = (await execa('tar', ['-tf', file])).stdout.split('\n')
+    expect(listed.some((n) => n.startsWith('.airlock-unused/'))).toBe(true)
+    expect(listed).toContain(`blobs/sha256/${b.layers[0].digest.slice(7)}`)
+    expect(listed).not.toContain(`blobs/sha256/${a.layers[0].digest.slice(7)}`)
+    const v = await verifyBundle(file)
+    expect(v.ok).toBe(true)
+    expect(v.unreferencedBytes).toBeGreaterThanOrEqual(a.layers[0].bytes.length)
   })
 })
