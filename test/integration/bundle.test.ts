@@ -768,3 +768,26 @@ describe('Harbor', () => {
     }
   })
 })
+
+describe('digest references', () => {
+  it('keeps an image named only by digest, and pushes it by that digest', async () => {
+    const out = at('by-digest.tar')
+    const ref = `${src.host}/tools/tool@${tool.manifest.digest}`
+    const c = await airlock(['bundle', 'create', '-o', out, '--tls-verify=false', ref])
+    expect(c.code, c.stderr).toBe(0)
+    const l = json<{ images: Array<{ reference: string; digest: string }> }>(
+      await airlock(['bundle', 'list', out, '--json']),
+    )
+    expect(l.images).toMatchObject([{ reference: ref, digest: tool.manifest.digest }])
+    const dst = await startRegistry()
+    try {
+      const p = json<{ images: Array<{ target: string }> }>(
+        await airlock(['bundle', 'push', out, '--to', `${dst.host}/pinned`, '--tls-verify=false', '--json']),
+      )
+      expect(p.images[0].target).toBe(`${dst.host}/pinned/tool@${tool.manifest.digest}`)
+      expect(await digestAt(dst, 'pinned/tool', tool.manifest.digest)).toBe(tool.manifest.digest)
+    } finally {
+      await dst.stop()
+    }
+  })
+})
