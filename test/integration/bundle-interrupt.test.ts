@@ -104,6 +104,8 @@ describe('interruptions', () => {
       registry,
       concurrency: 2,
       retries: 0,
+      // Split: the parts checksum list is still written after the interrupt.
+      split: 1024 * 1024,
       signal: controller.signal,
       onImage: (r) => {
         if (r.action === 'added') setTimeout(() => controller.abort(), 200)
@@ -116,6 +118,7 @@ describe('interruptions', () => {
     expect(bundle.images.map((i) => i.reference)).toEqual([`${proxy.host}/one/a:1`])
     await bundle.close()
     expect((await verifyBundle(file)).ok).toBe(true)
+    await execa('sha256sum', ['-c', '--quiet', 'stopped.tar.SHA256SUMS'], { cwd: work })
   })
 
   it('a blob that fails while later entries are written leaves unused space that readers skip', async () => {

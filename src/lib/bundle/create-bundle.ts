@@ -145,7 +145,7 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
   const meta = await metadataFiles(writer, index, layout, partSize)
   const written = await writer.commit(meta)
   if (written.parts.length > 1 || written.parts[0] !== opts.output)
-    await writePartSums(opts.output, written, signal)
+    await writePartSums(opts.output, written, signal.aborted ? undefined : signal)
   const b = await Bundle.open(opts.output)
   await b.close()
   return {
