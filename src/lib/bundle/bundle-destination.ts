@@ -4,47 +4,10 @@
  * another image is writing right now is waited for instead of being fetched twice.
  */
 import type { Readable } from 'node:stream'
-import { AirlockError } from '../errors.js'
 import type { Descriptor } from '../manifest.js'
-import { ociArchiveTransport } from '../transports/oci-archive/transport.js'
-import type {
-  ImageDestination,
-  ImageReference,
-  ImageSource,
-  RawManifest,
-  ReuseResult,
-  Transport,
-} from '../transports/transport.js'
+import type { ImageDestination, ImageReference, RawManifest, ReuseResult } from '../transports/transport.js'
 import type { BundleWriter } from './bundle-writer.js'
 import { blobPath } from './layout.js'
-
-export class BundleTargetReference implements ImageReference {
-  readonly transport: Transport = ociArchiveTransport
-  /** The destination newDestination hands out (set by whoever made it). */
-  destination?: ImageDestination
-
-  constructor(
-    readonly base: string,
-    readonly name: string,
-  ) {}
-
-  get within(): string {
-    return `${this.base}:${this.name}`
-  }
-
-  toString(): string {
-    return `oci-archive:${this.within}`
-  }
-
-  async newSource(): Promise<ImageSource> {
-    throw new AirlockError('UNSUPPORTED', `${this}: open the bundle to read it`)
-  }
-
-  async newDestination(): Promise<ImageDestination> {
-    if (!this.destination) throw new AirlockError('INTERNAL', `${this}: no bundle writer`)
-    return this.destination
-  }
-}
 
 export class BundleDestination implements ImageDestination {
   readonly capabilities = { concurrentBlobs: true, canMount: false, preservesDigests: true }

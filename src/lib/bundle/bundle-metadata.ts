@@ -15,14 +15,13 @@ import {
   ANN,
   digestOfPath,
   INDEX_FILE,
+  LAYOUT_BYTES,
   LAYOUT_FILE,
   SUMMARY_FILE,
   SUMMARY_FORMAT,
   SUMS_FILE,
 } from './layout.js'
 import { partSumsPath } from './parts.js'
-
-export const DEFAULT_LAYOUT = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))
 
 export interface BundleSummary {
   format: string
@@ -40,7 +39,7 @@ export interface BundleSummary {
 export async function metadataFiles(
   writer: BundleWriter,
   index: Descriptor[],
-  layout: Buffer = DEFAULT_LAYOUT,
+  layout: Buffer = LAYOUT_BYTES,
   partSize = Number.POSITIVE_INFINITY,
 ): Promise<Array<{ name: string; bytes: Buffer }>> {
   const doc = {
@@ -70,7 +69,7 @@ export async function metadataFiles(
       ...(d.annotations?.[ANN.target] ? { target: d.annotations[ANN.target] } : {}),
       ...(d.annotations?.[ANN.referrerOf] ? { referrerOf: d.annotations[ANN.referrerOf] } : {}),
     })),
-    blobs: { count: blobs.length, bytes: writer.blobBytes() },
+    blobs: writer.blobTotals(),
   }
   return [
     { name: INDEX_FILE, bytes: indexBytes },

@@ -17,7 +17,7 @@ import { pipeline } from 'node:stream/promises'
 import { AirlockError } from '../errors.js'
 import { PositionalWriteStream } from '../transports/archive/file-range.js'
 import { BLOCK, encodeHeader } from '../transports/archive/tar-header.js'
-import { blobPath, LAYOUT_FILE, UNUSED_DIR } from './layout.js'
+import { blobPath, digestOfPath, LAYOUT_BYTES, LAYOUT_FILE, UNUSED_DIR } from './layout.js'
 import { PartsWriter, partPath } from './parts.js'
 
 const END = 2 * BLOCK
@@ -71,7 +71,7 @@ export class BundleWriter {
 
   private noteDone(name: string, size: number): void {
     this.done.add(name)
-    if (name.startsWith('blobs/') && name.split('/').length === 3) this.sizes.set(name, size)
+    if (digestOfPath(name)) this.sizes.set(name, size)
   }
 
   /** A new bundle `base` (split into `partSize` parts unless Infinity), under temporary names. */
@@ -82,7 +82,7 @@ export class BundleWriter {
     const parts = new PartsWriter((i) => `${finalPath(i)}.${tag}.tmp`, partSize)
     const w = new BundleWriter(base, parts, finalPath, 0, undefined, [], 0)
     try {
-      await w.addFile(LAYOUT_FILE, Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })))
+      await w.addFile(LAYOUT_FILE, LAYOUT_BYTES)
       for (const dir of ['blobs', 'blobs/sha256']) await w.addEntry(dir, 0, '5')
     } catch (err) {
       await w.abort()
@@ -113,11 +113,11 @@ export class BundleWriter {
     return this.done.has(name)
   }
 
-  /** Total size of the complete blob entries (old and new). */
-  blobBytes(): number {
-    let n = 0
-    for (const size of this.sizes.values()) n += size
-    return n
+  /** Number and total size of the complete blob entries (old and new). */
+  blobTotals(): { count: number; bytes: number } {
+    let bytes = 0
+    for (const size of this.sizes.values()) bytes += size
+    return { count: this.sizes.size, bytes }
   }
 
   /** Names of the complete entries (old and new). */

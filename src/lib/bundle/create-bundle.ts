@@ -8,12 +8,12 @@ import { parseDockerRef } from '../reference.js'
 import { listTags } from '../registry-ops.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
 import type { EngineOptions } from '../transports/transport.js'
-import { BundleDestination, BundleTargetReference } from './bundle-destination.js'
+import { BundleDestination } from './bundle-destination.js'
 import { metadataFiles, writePartSums } from './bundle-metadata.js'
+import { BundleReference } from './bundle-reference.js'
 import type { BundleWriter } from './bundle-writer.js'
-import { baseReport, blobTotals, notStarted } from './create-report.js'
+import { baseReport, notStarted } from './create-report.js'
 import { ANN } from './layout.js'
-import { Bundle } from './open-bundle.js'
 import { checkOutput, openWriter } from './open-output.js'
 import { type BundleProgress, progressEvents } from './progress.js'
 import { type BundleItem, itemsFromRefs, itemsFromSpec, type ResolvedItems } from './sources.js'
@@ -78,7 +78,7 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
         optionsFor: () => opts.registry ?? {},
         tagsOf: async (repo, s) => (await listTags(`docker://${repo}`, opts.registry ?? {}, s)).tags,
       }
-  const { writer, existing, layout, partSize } = await openWriter(opts.output, opts.split)
+  const { writer, existing, layout, partSize, old } = await openWriter(opts.output, opts.split)
   const entries = new Map<string, Descriptor>(
     existing.map((d) => [d.annotations?.[ANN.refName] ?? d.digest, d]),
   )
@@ -126,18 +126,10 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
       blobs: { count: 0, bytes: 0 },
     }
   }
-  if (!changed && existing.length) {
+  if (!changed && old) {
+    const blobs = writer.blobTotals()
     await writer.abort()
-    const b = await Bundle.open(opts.output)
-    await b.close()
-    return {
-      ...report,
-      parts: b.files.parts,
-      changedParts: [],
-      outcome: 'unchanged',
-      size: b.archive.size,
-      blobs: blobTotals(b.archive.entries.values()),
-    }
+    return { ...report, parts: old.parts, changedParts: [], outcome: 'unchanged', size: old.size, blobs }
   }
   const index = [...entries.values()].sort((a, b) =>
     (a.annotations?.[ANN.refName] ?? a.digest) < (b.annotations?.[ANN.refName] ?? b.digest) ? -1 : 1,
@@ -146,15 +138,13 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
   const written = await writer.commit(meta)
   if (written.parts.length > 1 || written.parts[0] !== opts.output)
     await writePartSums(opts.output, written, signal.aborted ? undefined : signal)
-  const b = await Bundle.open(opts.output)
-  await b.close()
   return {
     ...report,
     parts: written.parts,
     changedParts: written.changed,
-    outcome: existing.length ? 'added' : 'new',
+    outcome: old ? 'added' : 'new',
     size: written.size,
-    blobs: blobTotals(b.archive.entries.values()),
+    blobs: writer.blobTotals(),
   }
 }
 
@@ -213,13 +203,12 @@ async function copyInto(
   extra: Record<string, string>,
   source = item.source,
 ) {
-  const ref = new BundleTargetReference(ctx.base, name)
   const current = ctx.entries.get(name)?.digest
   let committed: Descriptor | undefined
+  const ref: BundleReference = new BundleReference(ctx.base, name, { destination: () => dest })
   const dest = new BundleDestination(ref, ctx.writer, current, (top) => {
     committed = { mediaType: top.mediaType, digest: top.digest, size: top.bytes.length }
   })
-  ref.destination = dest
   const r = await copyImage(source, ref, {
     platforms: item.platforms,
     jobs: ctx.opts.jobs ?? 4,

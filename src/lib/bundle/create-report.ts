@@ -31,17 +31,3 @@ export function baseReport(
   const exitCode = interrupted ? 1 : totals.failed || errors.length ? 3 : 0
   return { bundle, images, totals, errors, exitCode }
 }
-
-export function blobTotals(entries: Iterable<{ name: string; size: number }>): {
-  count: number
-  bytes: number
-} {
-  let count = 0
-  let bytes = 0
-  for (const e of entries) {
-    if (!e.name.startsWith('blobs/') || e.name.split('/').length !== 3) continue
-    count++
-    bytes += e.size
-  }
-  return { count, bytes }
-}

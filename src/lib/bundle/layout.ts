@@ -28,6 +28,8 @@ import { isValidDigest } from '../reference.js'
 import { REF_NAME } from '../transports/oci-layout/transport.js'
 
 export const LAYOUT_FILE = 'oci-layout'
+/** What airlock writes as `oci-layout` (image-spec image-layout.md). */
+export const LAYOUT_BYTES = Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))
 export const INDEX_FILE = 'index.json'
 export const SUMS_FILE = 'SHA256SUMS'
 export const SUMMARY_FILE = 'airlock-bundle.json'

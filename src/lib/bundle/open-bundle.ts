@@ -7,14 +7,8 @@ import { AirlockError } from '../errors.js'
 import { type Descriptor, MEDIA, parseManifest } from '../manifest.js'
 import { ArchiveFile, MAX_JSON } from '../transports/archive/archive-file.js'
 import { OciArchiveSource } from '../transports/oci-archive/source.js'
-import { ociArchiveTransport } from '../transports/oci-archive/transport.js'
-import type {
-  ImageDestination,
-  ImageReference,
-  ImageSource,
-  Transport,
-  TransportContext,
-} from '../transports/transport.js'
+import type { ImageReference } from '../transports/transport.js'
+import { BundleReference } from './bundle-reference.js'
 import { ANN, checkEntry, INDEX_FILE } from './layout.js'
 import { type BundleFiles, findBundleFiles, PartsReader } from './parts.js'
 
@@ -101,35 +95,12 @@ export class Bundle {
 
   /** A reference that reads `image` out of this (open) bundle, for the copy engine. */
   reference(image: BundleImage): ImageReference {
-    return new BundleImageReference(this, image)
+    return new BundleReference(this.files.base, image.reference, {
+      source: (ref, ctx) => OciArchiveSource.fromArchive(ref, this.archive, image.descriptor, ctx),
+    })
   }
 
   async close(): Promise<void> {
     await this.archive.close()
-  }
-}
-
-class BundleImageReference implements ImageReference {
-  readonly transport: Transport = ociArchiveTransport
-
-  constructor(
-    private readonly bundle: Bundle,
-    private readonly image: BundleImage,
-  ) {}
-
-  get within(): string {
-    return `${this.bundle.files.base}:${this.image.reference}`
-  }
-
-  toString(): string {
-    return `oci-archive:${this.within}`
-  }
-
-  async newSource(ctx: TransportContext = {}): Promise<ImageSource> {
-    return OciArchiveSource.fromArchive(this, this.bundle.archive, this.image.descriptor, ctx)
-  }
-
-  async newDestination(): Promise<ImageDestination> {
-    throw new AirlockError('UNSUPPORTED', `${this}: images are added to a bundle with airlock bundle create`)
   }
 }

@@ -13,7 +13,14 @@ import { Bundle } from './open-bundle.js'
 export async function openWriter(
   output: string,
   split: number | undefined,
-): Promise<{ writer: BundleWriter; existing: Descriptor[]; layout?: Buffer; partSize: number }> {
+): Promise<{
+  writer: BundleWriter
+  existing: Descriptor[]
+  layout?: Buffer
+  partSize: number
+  /** The bundle being added to: its files and size as they are now. */
+  old?: { parts: string[]; size: number }
+}> {
   const old = await Bundle.openIfExists(output)
   if (!old) {
     const partSize = split ?? Number.POSITIVE_INFINITY
@@ -60,7 +67,13 @@ export async function openWriter(
       old.archive.end,
       old.archive.entries.values(),
     )
-    return { writer, existing: old.images.map((i) => i.descriptor), layout, partSize }
+    return {
+      writer,
+      existing: old.images.map((i) => i.descriptor),
+      layout,
+      partSize,
+      old: { parts: old.files.parts, size: old.archive.size },
+    }
   } finally {
     await old.close()
   }

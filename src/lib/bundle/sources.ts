@@ -11,6 +11,7 @@ import { parseDockerRef } from '../reference.js'
 import { listTags } from '../registry-ops.js'
 import { parseImageReference } from '../transports/index.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
+import { DockerReference } from '../transports/registry/transport.js'
 import { ANN } from './layout.js'
 
 export interface BundleItem {
@@ -45,10 +46,9 @@ export function itemsFromRefs(
     const ref = parseImageReference(text)
     let name: string
     let registry: string | undefined
-    if (ref.transport.name === 'docker') {
-      const d = parseDockerRef(ref.within.replace(/^\/\//, ''))
-      name = d.toString()
-      registry = d.registry
+    if (ref instanceof DockerReference) {
+      name = ref.ref.toString()
+      registry = ref.ref.registry
     } else {
       try {
         name = parseDockerRef(ref.within).toString()
