@@ -37,8 +37,6 @@ export interface ExternalBuildOptions {
   builder: { name: ExternalBuilder; path: string }
   /** Temporary directory for the build (→ APPTAINER_TMPDIR / SINGULARITY_TMPDIR); default: the user's. */
   tmpDir?: string
-  /** Passed through as --fix-perms etc. by advanced users. */
-  extraArgs?: string[]
   env?: NodeJS.ProcessEnv
   signal?: AbortSignal
 }
@@ -52,7 +50,7 @@ export async function buildWithApptainer(
   const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) }
   const prefix = opts.builder.name === 'apptainer' ? 'APPTAINER' : 'SINGULARITY'
   if (opts.tmpDir) env[`${prefix}_TMPDIR`] = opts.tmpDir
-  const args = ['build', ...(opts.extraArgs ?? []), out, uri]
+  const args = ['build', out, uri]
   const r = await run(opts.builder.path, args, { env, reject: false, signal: opts.signal })
   if (r.exitCode !== 0) {
     // The tool's own words: its FATAL/ERROR lines, else the end of its stderr.

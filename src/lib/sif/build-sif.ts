@@ -14,6 +14,7 @@ import { findExecutable } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import type { Platform } from '../manifest.js'
 import { sha256OfFile } from '../sha256-file.js'
+import { transportNames } from '../transports/index.js'
 import type { TransportContext } from '../transports/transport.js'
 import { apptainerUri, buildWithApptainer, type ExternalBuilder, findBuilder } from './apptainer-builder.js'
 import { flattenLayers } from './flatten.js'
@@ -59,15 +60,8 @@ export interface SifBuildResult {
 
 /** A bare `.tar` is a docker-archive (as apptainer's docker-archive:// takes `docker save` output). */
 export function sifSourceReference(src: string): string {
-  if (/^[a-z][a-z0-9-]*:/.test(src) && !/^[a-zA-Z]:[\\/]/.test(src)) {
-    const prefix = src.slice(0, src.indexOf(':'))
-    if (
-      ['docker', 'oci', 'oci-archive', 'docker-archive', 'containers-storage', 'docker-daemon'].includes(
-        prefix,
-      )
-    )
-      return src
-  }
+  const prefix = /^([a-z][a-z0-9-]*):/.exec(src)?.[1]
+  if (prefix && transportNames().includes(prefix)) return src
   if (/\.(tar|tar\.gz|tgz)$/i.test(src)) return `docker-archive:${src}`
   return src
 }
@@ -83,13 +77,10 @@ export async function buildSif(
   const choice = opts.builder ?? 'auto'
   const env = opts.env ?? process.env
   if (choice !== 'builtin') {
-    const found = await findBuilder(env)
     const wanted =
       choice === 'auto'
-        ? found
-        : found?.name === choice
-          ? found
-          : await findExecutable(choice, env).then((path) => (path ? { name: choice, path } : undefined))
+        ? await findBuilder(env)
+        : await findExecutable(choice, env).then((path) => (path ? { name: choice, path } : undefined))
     if (wanted) return external(source, output, wanted, opts, started)
     if (choice !== 'auto') {
       throw new AirlockError('NOT_FOUND', `${choice} is not installed or not on PATH`, {

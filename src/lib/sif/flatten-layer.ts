@@ -146,7 +146,7 @@ const TYPES: Record<string, EntryType> = {
 }
 
 /** A UTF-8 decoded string as the binary string of its bytes. */
-function binary(text: string): string {
+export function binary(text: string): string {
   return Buffer.from(text, 'utf8').toString('latin1')
 }
 

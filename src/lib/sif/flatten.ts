@@ -30,7 +30,7 @@
  */
 import type { Readable } from 'node:stream'
 import { AirlockError } from '../errors.js'
-import { type LayerSource, readLayer } from './flatten-layer.js'
+import { binary, type LayerSource, readLayer } from './flatten-layer.js'
 import { type Inode, LinkTracker } from './flatten-links.js'
 import { MergeState } from './flatten-state.js'
 import { displayName, type TarEntry, TarOutput } from './flatten-tar-out.js'
@@ -222,7 +222,6 @@ class Flattener {
 }
 
 function extraEntry(x: ExtraEntry): TarEntry {
-  const binary = (s: string) => Buffer.from(s, 'utf8').toString('latin1')
   return {
     path: binary(x.path),
     type: x.type,

@@ -2,7 +2,7 @@
  * The image a SIF is built from: one platform of the source (the one asked for, else this
  * machine's), its config, and its layers as streams verified against their digests while read.
  */
-import type { Readable } from 'node:stream'
+import { buffer } from 'node:stream/consumers'
 import { DigestVerifier, verifyBytes } from '../digest.js'
 import { AirlockError } from '../errors.js'
 import { formatPlatform, hostPlatform, type Platform, parseManifest, platformMatches } from '../manifest.js'
@@ -21,12 +21,6 @@ export interface SifImage {
   /** Sum of the layer blob sizes (compressed as stored): the size estimate for preflight. */
   layerBytes: number
   close(): Promise<void>
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const c of stream) chunks.push(c as Buffer)
-  return Buffer.concat(chunks)
 }
 
 export async function openImageForSif(
@@ -54,7 +48,7 @@ export async function openImageForSif(
     }
     const configDesc = parsed.config
     const blob = await src.getBlob(configDesc)
-    const configBytes = await readAll(blob.stream)
+    const configBytes = await buffer(blob.stream)
     verifyBytes(configBytes, configDesc.digest, `config of ${reference}`)
     const config = JSON.parse(configBytes.toString('utf8')) as {
       architecture?: string
@@ -62,7 +56,7 @@ export async function openImageForSif(
       created?: string
       config?: ImageRunConfig
     }
-    const layers = parsed.children.slice(1) // config first, then layers
+    const layers = parsed.layers ?? []
     if (!layers.length) {
       throw new AirlockError(
         'INVALID_INPUT',

@@ -62,8 +62,7 @@ export function partTypeName(code: number): string {
   return PART_TYPE_NAMES[code] || 'Unknown'
 }
 
-export const HashType = { SHA256: 1, SHA384: 2, SHA512: 3, BLAKE2S: 4, BLAKE2B: 5 } as const
-
+/** Hash types of signatures, by their number (1 SHA256 ... 5 BLAKE2B). */
 const HASH_TYPE_NAMES = ['', 'SHA256', 'SHA384', 'SHA512', 'BLAKE2S', 'BLAKE2B']
 
 export function hashTypeName(code: number): string {

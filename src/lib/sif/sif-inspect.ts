@@ -4,7 +4,7 @@
  * (`{"data":{"attributes":{"labels":{...}}}}`, sif-format.md §6 step 5).
  */
 import { DataType } from './sif-format.js'
-import { readObject, readSif, type SifInfo } from './sif-reader.js'
+import { type SifInfo, withSif } from './sif-reader.js'
 
 export const INSPECT_METADATA = 'inspect-metadata.json'
 
@@ -32,16 +32,18 @@ export function labelsOf(text: string): Record<string, string> | undefined {
   return out
 }
 
-export async function inspectSif(path: string): Promise<SifInspection> {
-  const info = await readSif(path)
-  const warnings: string[] = []
-  let labels: Record<string, string> = {}
-  const meta = info.objects.find((o) => o.dataType === DataType.GenericJSON && o.name === INSPECT_METADATA)
-  if (meta) {
-    const text = (await readObject(path, meta.id, { maxBytes: 16 << 20 })).toString('utf8')
-    const found = labelsOf(text)
-    if (found) labels = found
-    else warnings.push(`${INSPECT_METADATA} (object ${meta.id}) is not valid JSON; labels not shown`)
-  }
-  return { ...info, arch: info.header.arch, labels, warnings }
+export function inspectSif(path: string): Promise<SifInspection> {
+  // One open and one read of the descriptor table for both the listing and the labels.
+  return withSif(path, async (info, readObject) => {
+    const warnings: string[] = []
+    let labels: Record<string, string> = {}
+    const meta = info.objects.find((o) => o.dataType === DataType.GenericJSON && o.name === INSPECT_METADATA)
+    if (meta) {
+      const text = (await readObject(meta.id, { maxBytes: 16 << 20 })).toString('utf8')
+      const found = labelsOf(text)
+      if (found) labels = found
+      else warnings.push(`${INSPECT_METADATA} (object ${meta.id}) is not valid JSON; labels not shown`)
+    }
+    return { ...info, arch: info.header.arch, labels, warnings }
+  })
 }

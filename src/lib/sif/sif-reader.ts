@@ -19,6 +19,7 @@ import {
   hashTypeName,
   partTypeName,
   type SifDescriptor,
+  type SifHeader,
   uuidString,
 } from './sif-format.js'
 
@@ -47,21 +48,14 @@ export interface SifObject {
 export interface SifInfo {
   path: string
   fileSize: number
-  header: {
-    launchScript: string
-    version: string
+  /** The global header (§2) with readable fields; `archCode` keeps the stored two-digit code. */
+  header: Omit<SifHeader, 'arch' | 'id' | 'createdAt' | 'modifiedAt'> & {
     /** Go arch name of the primary partition ("unknown" when there is none). */
     arch: string
     archCode: string
     id: string
     createdAt: Date
     modifiedAt: Date
-    descriptorsFree: number
-    descriptorsTotal: number
-    descriptorsOffset: number
-    descriptorsSize: number
-    dataOffset: number
-    dataSize: number
   }
   objects: SifObject[]
 }
@@ -161,65 +155,69 @@ async function readWith(fh: FileHandle, path: string): Promise<SifInfo> {
     if (d.offset + d.size > fileSize) throw truncated(path, `object ${d.id}`, d.offset + d.size, fileSize)
     objects.push(toObject(d))
   }
+  // Field by field, so the JSON of `sif inspect` keeps the header's order with archCode after arch.
+  const { launchScript, version, arch, id, createdAt, modifiedAt, ...counts } = h
   return {
     path,
     fileSize,
     header: {
-      launchScript: h.launchScript,
-      version: h.version,
-      arch: archName(h.arch),
-      archCode: h.arch,
-      id: uuidString(h.id),
-      createdAt: secondsToDate(h.createdAt),
-      modifiedAt: secondsToDate(h.modifiedAt),
-      descriptorsFree: h.descriptorsFree,
-      descriptorsTotal: h.descriptorsTotal,
-      descriptorsOffset: h.descriptorsOffset,
-      descriptorsSize: h.descriptorsSize,
-      dataOffset: h.dataOffset,
-      dataSize: h.dataSize,
+      launchScript,
+      version,
+      arch: archName(arch),
+      archCode: arch,
+      id: uuidString(id),
+      createdAt: secondsToDate(createdAt),
+      modifiedAt: secondsToDate(modifiedAt),
+      ...counts,
     },
     objects,
   }
 }
 
-/** Header and objects of the SIF file at `path`; reads only the header and the descriptor table. */
-export async function readSif(path: string): Promise<SifInfo> {
+/** Reads an object's bytes (small objects only: definitions, JSON; not partitions). */
+export type SifObjectReader = (id: number, opts?: { maxBytes?: number }) => Promise<Buffer>
+
+/**
+ * Opens the SIF file at `path` once, reads its header and descriptor table, and hands them to `use`
+ * with a reader for small objects of the same open file.
+ */
+export async function withSif<T>(
+  path: string,
+  use: (info: SifInfo, readObject: SifObjectReader) => Promise<T>,
+): Promise<T> {
   const fh = await openSif(path)
   try {
-    return await readWith(fh, path)
+    const info = await readWith(fh, path)
+    return await use(info, async (id, opts = {}) => {
+      const o = info.objects.find((x) => x.id === id)
+      if (!o) {
+        throw new AirlockError('NOT_FOUND', `${path} has no object ${id}`, {
+          hint: `its objects are ${info.objects.map((x) => x.id).join(', ') || 'none'}`,
+        })
+      }
+      const max = opts.maxBytes ?? 64 << 20
+      if (o.size > max) {
+        throw new AirlockError(
+          'INVALID_INPUT',
+          `object ${id} of ${path} is ${o.size} bytes, more than ${max}`,
+          {
+            hint: 'extract large objects with siftool dump',
+          },
+        )
+      }
+      return readExactly(fh, o.size, o.offset)
+    })
   } finally {
     await fh.close()
   }
 }
 
+/** Header and objects of the SIF file at `path`; reads only the header and the descriptor table. */
+export function readSif(path: string): Promise<SifInfo> {
+  return withSif(path, async (info) => info)
+}
+
 /** The bytes of object `id` (small objects only: definitions, JSON; not partitions). */
-export async function readObject(
-  path: string,
-  id: number,
-  opts: { maxBytes?: number } = {},
-): Promise<Buffer> {
-  const fh = await openSif(path)
-  try {
-    const info = await readWith(fh, path)
-    const o = info.objects.find((x) => x.id === id)
-    if (!o) {
-      throw new AirlockError('NOT_FOUND', `${path} has no object ${id}`, {
-        hint: `its objects are ${info.objects.map((x) => x.id).join(', ') || 'none'}`,
-      })
-    }
-    const max = opts.maxBytes ?? 64 << 20
-    if (o.size > max) {
-      throw new AirlockError(
-        'INVALID_INPUT',
-        `object ${id} of ${path} is ${o.size} bytes, more than ${max}`,
-        {
-          hint: 'extract large objects with siftool dump',
-        },
-      )
-    }
-    return await readExactly(fh, o.size, o.offset)
-  } finally {
-    await fh.close()
-  }
+export function readObject(path: string, id: number, opts: { maxBytes?: number } = {}): Promise<Buffer> {
+  return withSif(path, (_, read) => read(id, opts))
 }

@@ -29,7 +29,6 @@ import { AirlockError, isAirlockError } from '../errors.js'
 import { onPath, runWithInput } from '../exec.js'
 
 export type SquashfsTool = 'tar2sqfs' | 'mksquashfs'
-export type SquashfsCompressor = 'gzip' | 'xz' | 'zstd' | 'lz4' | 'lzo' | 'lzma'
 
 export interface SquashfsTarget {
   file: string
@@ -40,8 +39,6 @@ export interface SquashfsTarget {
 export interface SquashfsOptions {
   /** Default auto: tar2sqfs when installed, else mksquashfs; mksquashfs when an offset is asked. */
   tool?: 'auto' | SquashfsTool
-  /** Default gzip, what apptainer uses and every squashfs driver reads. */
-  compressor?: SquashfsCompressor
   /** Byte-identical output for the same input (needs `mtime` with mksquashfs). */
   reproducible?: boolean
   /** Time of the root directory and superblock (tar2sqfs), SOURCE_DATE_EPOCH (mksquashfs, reproducible). */
@@ -59,6 +56,9 @@ export interface SquashfsResult {
   /** Size of the squashfs image (without the offset). */
   size: number
 }
+
+/** gzip: what apptainer uses, and what every squashfs driver reads. */
+const COMPRESSOR = 'gzip'
 
 const INSTALL: Record<SquashfsTool, string> = {
   tar2sqfs: 'apt-get install squashfs-tools-ng (dnf install squashfs-tools-ng)',
@@ -91,10 +91,9 @@ export async function makeSquashfs(
     )
   }
   const jobs = String(Math.max(1, opts.jobs ?? availableParallelism()))
-  const comp = opts.compressor ?? 'gzip'
   const args =
     tool === 'tar2sqfs'
-      ? ['--quiet', '--force', '--no-skip', '--compressor', comp, '--num-jobs', jobs].concat([
+      ? ['--quiet', '--force', '--no-skip', '--compressor', COMPRESSOR, '--num-jobs', jobs].concat([
           '--defaults',
           `uid=0,gid=0,mode=0755,mtime=${mtime}`,
           out.file,
@@ -107,7 +106,7 @@ export async function makeSquashfs(
           '-quiet',
           '-no-progress',
           '-comp',
-          comp,
+          COMPRESSOR,
           '-processors',
           jobs,
         ].concat(['-root-mode', '0755'], offset ? ['-offset', String(offset)] : [])
