@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { projectUsage } from './harbor-usage.js'
-import type { StandInProject } from './harbor-v2.js'
+import { readBody, type StandInProject } from './harbor-v2.js'
 import { httpRequest } from './http.js'
 import type { TestRegistry } from './registry.js'
 
@@ -45,9 +45,7 @@ export function sendError(
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = []
-  for await (const c of req) chunks.push(c as Buffer)
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || 'null')
+  return JSON.parse((await readBody(req)).toString('utf8') || 'null')
 }
 
 function projectJson(p: StandInProject, repoCount: number) {

@@ -45,11 +45,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
+async function writeSpec(name: string, text: string): Promise<string> {
+  const file = join(dir, name)
+  await writeFile(file, text)
+  return file
+}
+
+/** A fresh environment holding the Harbor admin's password, as the specs name it. */
+const withPassword = () => isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' })
+
 describe('airlock mirror into Harbor', () => {
   it('creates the project with its storage limit, then mirrors the image with its signature', async () => {
-    const file = join(dir, 'harbor.yaml')
-    await writeFile(
-      file,
+    const file = await writeSpec(
+      'harbor.yaml',
       `defaults:
   target: ${harbor.host}
   project: Chem-Lab
@@ -66,7 +74,7 @@ images:
     tags: ["1"]
 `,
     )
-    const env = isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' })
+    const env = withPassword()
     const r = await runCli(['mirror', file, '--json'], { env, timeoutMs: 60_000 })
     expect(r.code, r.stderr).toBe(0)
     const report = json<MirrorReport>(r)
@@ -89,9 +97,8 @@ images:
   })
 
   it('refuses to run without the project when the spec does not allow creating it', async () => {
-    const file = join(dir, 'no-create.yaml')
-    await writeFile(
-      file,
+    const file = await writeSpec(
+      'no-create.yaml',
       `defaults:
   target: ${harbor.host}
   project: absent
@@ -100,7 +107,7 @@ images:
   - "${src.host}/lib/signed:1"
 `,
     )
-    const r = await runCli(['mirror', file], { env: isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' }) })
+    const r = await runCli(['mirror', file], { env: withPassword() })
     expect(r.code).toBe(1)
     expect(r.stderr).toMatch(/absent/)
     expect(r.stderr).toMatch(/createProject/)
@@ -108,9 +115,8 @@ images:
   })
 
   it('--dry-run before the project exists plans every tag without asking the target', async () => {
-    const file = join(dir, 'first-dry-run.yaml')
-    await writeFile(
-      file,
+    const file = await writeSpec(
+      'first-dry-run.yaml',
       `defaults:
   target: ${harbor.host}
   project: Not-Yet
@@ -126,7 +132,7 @@ images:
 `,
     )
     const before = harbor.requests.length
-    const env = isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' })
+    const env = withPassword()
     const r = await runCli(['mirror', file, '--dry-run', '--json'], { env, timeoutMs: 60_000 })
     expect(r.code, r.stdout + r.stderr).toBe(0)
     const report = json<MirrorReport>(r)
@@ -157,10 +163,34 @@ images:
     expect(text.stdout).toMatch(/^plan: 2 images, 2 to copy, 0 up to date, 0 failed in /m)
   })
 
+  it("reads Harbor's credentials from defaults.harbor.credentials.authfile", async () => {
+    const authfile = join(dir, 'harbor-auth.json')
+    const auth = Buffer.from('admin:Harbor12345').toString('base64')
+    await writeFile(authfile, JSON.stringify({ auths: { [harbor.host]: { auth } } }))
+    const file = await writeSpec(
+      'harbor-authfile.yaml',
+      `defaults:
+  target: ${harbor.host}
+  project: library
+  harbor: { url: ${harbor.url}, credentials: { authfile: ${authfile} } }
+registries:
+  ${harbor.host}: { credentials: { authfile: ${authfile} } }
+images:
+  - "${src.host}/lib/signed:1"
+`,
+    )
+    const before = harbor.requests.length
+    const r = await runCli(['mirror', file, '--dry-run', '--json'], { env: isolatedEnv(), timeoutMs: 60_000 })
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    expect(json<MirrorReport>(r).images.map((i) => i.action)).toEqual(['planned'])
+    const api = harbor.requests.slice(before).filter((q) => q.url.startsWith('/api/v2.0/projects'))
+    expect(api.length).toBeGreaterThan(0)
+    expect(api.every((q) => q.user === 'admin' && q.status === 200)).toBe(true)
+  })
+
   it('refuses to start when the Harbor password variable is not set (exit 2), before sending anything', async () => {
-    const file = join(dir, 'no-secret.yaml')
-    await writeFile(
-      file,
+    const file = await writeSpec(
+      'no-secret.yaml',
       `defaults:
   target: ${harbor.host}
   project: chem-lab
@@ -185,9 +215,8 @@ images:
   })
 
   it('refuses to start when a registry password variable is not set (exit 2), before copying anything', async () => {
-    const file = join(dir, 'no-registry-secret.yaml')
-    await writeFile(
-      file,
+    const file = await writeSpec(
+      'no-registry-secret.yaml',
       `defaults:
   target: ${harbor.host}
   project: library
@@ -200,7 +229,7 @@ images:
     )
     const before = harbor.requests.length
     const r = await runCli(['mirror', file], {
-      env: isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' }),
+      env: withPassword(),
     })
     expect(r.code, r.stdout + r.stderr).toBe(2)
     expect(r.stderr).toContain(
@@ -211,9 +240,8 @@ images:
   })
 
   it('reports an exact tag the source lacks as missing, the same whether or not the source was listed', async () => {
-    const file = join(dir, 'missing.yaml')
-    await writeFile(
-      file,
+    const file = await writeSpec(
+      'missing.yaml',
       `defaults:
   target: ${harbor.host}
   project: library
@@ -231,7 +259,7 @@ images:
     )
     await pushRaw(src, 'lib/plain', '1', await makeImage({ layerSizes: [300], seed: 605 }))
     const r = await runCli(['mirror', file, '--json'], {
-      env: isolatedEnv({ HARBOR_PASSWORD: 'Harbor12345' }),
+      env: withPassword(),
       timeoutMs: 60_000,
     })
     expect(r.code, r.stderr).toBe(3)

@@ -56,14 +56,23 @@ async function spec(name: string, target: TestRegistry, images: string, defaults
   return file
 }
 
+/** Runs `fn` with a fresh target registry, stopped afterwards. */
+async function withTarget(fn: (dst: TestRegistry) => Promise<void>): Promise<void> {
+  const dst = await startRegistry()
+  try {
+    await fn(dst)
+  } finally {
+    await dst.stop()
+  }
+}
+
 function mirror(args: string[]) {
   return runCli(['mirror', ...args], { env: isolatedEnv(), timeoutMs: 120_000 })
 }
 
 describe('airlock mirror', () => {
-  it('copies what is selected, then a second run copies nothing with at most one request per tag', async () => {
-    const dst = await startRegistry()
-    try {
+  it('copies what is selected, then a second run copies nothing with at most one request per tag', () =>
+    withTarget(async (dst) => {
       const file = await spec(
         'incremental',
         dst,
@@ -97,14 +106,10 @@ describe('airlock mirror', () => {
         hits.filter((h) => h.method === 'GET' && !h.url.includes('/tags/list') && h.url !== '/v2/'),
       ).toEqual([])
       expect(hits.filter((h) => h.url.includes('/tags/list'))).toHaveLength(1)
-    } finally {
-      await dst.stop()
-    }
-  })
+    }))
 
-  it('asks nothing of the source for immutable tags already at the target', async () => {
-    const dst = await startRegistry()
-    try {
+  it('asks nothing of the source for immutable tags already at the target', () =>
+    withTarget(async (dst) => {
       const file = await spec(
         'immutable',
         dst,
@@ -120,14 +125,10 @@ describe('airlock mirror', () => {
         'immutable tag already at the target',
       ])
       expect(proxy.hits.length - before).toBe(0)
-    } finally {
-      await dst.stop()
-    }
-  })
+    }))
 
-  it('keeps going past a failing image: exit 3, the others copied, every failure in the report', async () => {
-    const dst = await startRegistry()
-    try {
+  it('keeps going past a failing image: exit 3, the others copied, every failure in the report', () =>
+    withTarget(async (dst) => {
       const file = await spec(
         'partial',
         dst,
@@ -154,14 +155,10 @@ describe('airlock mirror', () => {
       const prom = await readFile(metricsFile, 'utf8')
       expect(prom).toMatch(/airlock_mirror_images\{[^}]*action="failed"\} 2/)
       expect(prom).toMatch(/airlock_mirror_exit_code\{[^}]*\} 3/)
-    } finally {
-      await dst.stop()
-    }
-  })
+    }))
 
-  it('plans without changing anything (--dry-run), and shards cover every image exactly once', async () => {
-    const dst = await startRegistry()
-    try {
+  it('plans without changing anything (--dry-run), and shards cover every image exactly once', () =>
+    withTarget(async (dst) => {
       const file = await spec(
         'shards',
         dst,
@@ -185,14 +182,10 @@ describe('airlock mirror', () => {
       const all = shards.flatMap(targets)
       expect(all.sort()).toEqual(targets(plan).sort())
       expect(new Set(all).size).toBe(all.length)
-    } finally {
-      await dst.stop()
-    }
-  })
+    }))
 
-  it('refuses a second run while one holds the lock, naming its PID', async () => {
-    const dst = await startRegistry()
-    try {
+  it('refuses a second run while one holds the lock, naming its PID', () =>
+    withTarget(async (dst) => {
       const file = await spec('locked', dst, `  - "${proxy.host}/lib/tool:v1"\n`)
       const lockFile = join(dir, 'locked.lock')
       const lock = await acquireLock(lockFile, file)
@@ -205,10 +198,7 @@ describe('airlock mirror', () => {
         await lock.release()
       }
       expect((await mirror([file, '--lock', lockFile])).code).toBe(0)
-    } finally {
-      await dst.stop()
-    }
-  })
+    }))
 
   it('gives exit 2 with file, line and column for a malformed spec', async () => {
     const file = join(dir, 'bad.yaml')
@@ -222,46 +212,44 @@ describe('airlock mirror', () => {
     expect(r.stderr).toMatch(/semver/)
   })
 
-  it('stops cleanly on SIGTERM: the unfinished image is not tagged, the lock is released', async () => {
-    const dst = await startRegistry()
-    const slow = await makeImage({ layerSizes: [40_000], seed: 777 })
-    await pushRaw(src, 'lib/slow', '1', slow)
-    const stalling = await startProxy(src.host, (req) =>
-      req.method === 'GET' && req.url?.endsWith(slow.layers[0].digest) ? { action: 'stall' } : undefined,
-    )
-    try {
-      const file = await spec(
-        'term',
-        dst,
-        `  - "${stalling.host}/lib/slow:1"\n  - "${stalling.host}/lib/tool:v1"\n`,
+  it('stops cleanly on SIGTERM: the unfinished image is not tagged, the lock is released', () =>
+    withTarget(async (dst) => {
+      const slow = await makeImage({ layerSizes: [40_000], seed: 777 })
+      await pushRaw(src, 'lib/slow', '1', slow)
+      const stalling = await startProxy(src.host, (req) =>
+        req.method === 'GET' && req.url?.endsWith(slow.layers[0].digest) ? { action: 'stall' } : undefined,
       )
-      const lockFile = join(dir, 'term.lock')
-      let killed = false
-      const r = await runCli(['mirror', file, '--lock', lockFile], {
-        env: isolatedEnv(),
-        onStderrLine: (line, child) => {
-          // tool:v1 is done; slow:1 hangs on its layer: stop the run now.
-          if (line.startsWith('copied') && !killed) {
-            killed = true
-            setTimeout(() => child.kill('SIGTERM'), 200)
-          }
-        },
-      })
-      expect(killed).toBe(true)
-      expect(r.code).toBe(1)
-      expect(r.stdout).toMatch(/FAILED +.*lib\/slow:1.*interrupted/)
-      expect((await fetchManifestRaw(dst, 'mirror/slow', '1')).status).toBe(404)
-      expect((await fetchManifestRaw(dst, 'mirror/tool', 'v1')).status).toBe(200)
-      await expect(readFile(lockFile)).rejects.toThrow()
-    } finally {
-      await stalling.stop()
-      await dst.stop()
-    }
-  })
+      try {
+        const file = await spec(
+          'term',
+          dst,
+          `  - "${stalling.host}/lib/slow:1"\n  - "${stalling.host}/lib/tool:v1"\n`,
+        )
+        const lockFile = join(dir, 'term.lock')
+        let killed = false
+        const r = await runCli(['mirror', file, '--lock', lockFile], {
+          env: isolatedEnv(),
+          onStderrLine: (line, child) => {
+            // tool:v1 is done; slow:1 hangs on its layer: stop the run now.
+            if (line.startsWith('copied') && !killed) {
+              killed = true
+              setTimeout(() => child.kill('SIGTERM'), 200)
+            }
+          },
+        })
+        expect(killed).toBe(true)
+        expect(r.code).toBe(1)
+        expect(r.stdout).toMatch(/FAILED +.*lib\/slow:1.*interrupted/)
+        expect((await fetchManifestRaw(dst, 'mirror/slow', '1')).status).toBe(404)
+        expect((await fetchManifestRaw(dst, 'mirror/tool', 'v1')).status).toBe(200)
+        await expect(readFile(lockFile)).rejects.toThrow()
+      } finally {
+        await stalling.stop()
+      }
+    }))
 
-  it('holds each registry to its requests per second', async () => {
-    const dst = await startRegistry()
-    try {
+  it('holds each registry to its requests per second', () =>
+    withTarget(async (dst) => {
       const file = await spec('rps', dst, `  - source: ${proxy.host}/lib/app\n    all: true\n`, '')
       // 1 tag listing + 8 HEADs to the source at 5 per second: at least 1.6 s; unthrottled it takes ~0.1 s.
       await writeFile(file, `${await readFile(file, 'utf8')}registries:\n  "${proxy.host}": { rps: 5 }\n`)
@@ -271,8 +259,5 @@ describe('airlock mirror', () => {
       const hits = proxy.hits.slice(before)
       expect(hits.length).toBe(9)
       expect(hits[8].at - hits[0].at).toBeGreaterThanOrEqual(1500)
-    } finally {
-      await dst.stop()
-    }
-  })
+    }))
 })

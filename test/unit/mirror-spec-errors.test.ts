@@ -1,17 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import type { AirlockError } from '../../src/lib/errors.js'
 import { parseMirrorSpec } from '../../src/lib/mirror/spec.js'
+import { errorOf } from '../helpers/errors.js'
 
 const FILE = 'mirror.yaml'
 
-function failure(text: string): AirlockError {
-  try {
-    parseMirrorSpec(text, FILE)
-  } catch (e) {
-    return e as AirlockError
-  }
-  throw new Error('expected a failure')
-}
+const failure = (text: string) => errorOf(() => parseMirrorSpec(text, FILE))
 
 /** A minimal valid spec with `images` (YAML list items) and extra `defaults` lines. */
 const spec = (images: string, defaults = '') =>

@@ -2,9 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { AirlockError } from '../../src/lib/errors.js'
 import { loadMirrorSpec, parseMirrorSpec } from '../../src/lib/mirror/spec.js'
 import { parseSize } from '../../src/lib/mirror/spec-schema.js'
+import { errorOf } from '../helpers/errors.js'
 
 const FILE = 'mirror.yaml'
 
@@ -39,19 +39,6 @@ images:
     platforms: all
     naming: "template:{project}/{registry}/{path}"
 `
-
-function failure(text: string): AirlockError {
-  try {
-    parseMirrorSpec(text, FILE)
-  } catch (e) {
-    return e as AirlockError
-  }
-  throw new Error('expected a failure')
-}
-
-/** A minimal valid spec with `images` (YAML list items) and extra `defaults` lines. */
-const spec = (images: string, defaults = '') =>
-  `defaults:\n  target: harbor.example.org\n  project: mirror\n${defaults}images:\n${images}`
 
 describe('mirror spec: the documented example', () => {
   const s = parseMirrorSpec(EXAMPLE, FILE)
@@ -144,7 +131,8 @@ describe('mirror spec: values', () => {
 
   it('takes a Harbor URL default from the target, and registry aliases of Docker Hub', () => {
     const s = parseMirrorSpec(
-      `${spec('  - alpine:1\n', '  harbor: {}\n')}registries:\n  INDEX.docker.io: { rps: 1 }\n`,
+      'defaults:\n  target: harbor.example.org\n  project: mirror\n  harbor: {}\n' +
+        'images:\n  - alpine:1\nregistries:\n  INDEX.docker.io: { rps: 1 }\n',
       FILE,
     )
     expect(s.defaults.harbor).toEqual({ url: 'https://harbor.example.org' })
@@ -152,7 +140,9 @@ describe('mirror spec: values', () => {
   })
 
   it('requires a project with harbor', () => {
-    const err = failure('defaults:\n  target: h.example.org\n  harbor: {}\nimages: [alpine:1]\n')
+    const err = errorOf(() =>
+      parseMirrorSpec('defaults:\n  target: h.example.org\n  harbor: {}\nimages: [alpine:1]\n', FILE),
+    )
     expect(err.message).toContain('harbor needs defaults.project')
   })
 })

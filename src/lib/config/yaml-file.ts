@@ -10,7 +10,13 @@ import { AirlockError } from '../errors.js'
 
 type Path = ReadonlyArray<PropertyKey>
 
-export async function loadYamlFile<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T> {
+/** `formatHint` is the hint of a file that breaks the schema (where the format is described). */
+export async function loadYamlFile<T>(
+  file: string,
+  schema: z.ZodType<T>,
+  what: string,
+  formatHint?: string,
+): Promise<T> {
   let text: string
   try {
     text = await readFile(file, 'utf8')
@@ -22,10 +28,16 @@ export async function loadYamlFile<T>(file: string, schema: z.ZodType<T>, what: 
       { hint: `check the path of the ${what}` },
     )
   }
-  return parseYamlText(text, file, schema, what)
+  return parseYamlText(text, file, schema, what, formatHint)
 }
 
-export function parseYamlText<T>(text: string, file: string, schema: z.ZodType<T>, what: string): T {
+export function parseYamlText<T>(
+  text: string,
+  file: string,
+  schema: z.ZodType<T>,
+  what: string,
+  formatHint = `see docs/ for the ${what} format`,
+): T {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
   if (doc.errors.length) {
@@ -47,7 +59,7 @@ export function parseYamlText<T>(text: string, file: string, schema: z.ZodType<T
   throw new AirlockError(
     'INVALID_INPUT',
     `${what} ${file} is not valid:\n  ${problems.join('\n  ')}${more > 0 ? `\n  (${more} more)` : ''}`,
-    { hint: `see docs/ for the ${what} format` },
+    { hint: formatHint },
   )
 }
 

@@ -6,12 +6,12 @@
  * back), or its holder ran on this host and its PID is not running. A live holder makes the next
  * run wait (`waitSeconds`) or refuse.
  */
-import { createHash } from 'node:crypto'
 import { link, open, readFile, rename, stat, unlink, utimes } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { AirlockError } from '../errors.js'
+import { specKey } from './state.js'
 
 export interface LockHolder {
   pid: number
@@ -43,8 +43,7 @@ export const LOCK_STALE_SECONDS = 300
 
 /** The default lock file of a spec: in the temp dir, named by a hash of the spec's absolute path. */
 export function defaultLockPath(specFile: string): string {
-  const hash = createHash('sha256').update(resolve(specFile)).digest('hex').slice(0, 16)
-  return join(tmpdir(), `airlock-mirror-${hash}.lock`)
+  return join(tmpdir(), `airlock-mirror-${specKey(specFile)}.lock`)
 }
 
 function alive(pid: number): boolean {

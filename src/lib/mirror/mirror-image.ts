@@ -128,7 +128,7 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
     const e = toAirlockError(err)
     return done({
       action: 'failed',
-      attempts: (err as { attempts?: number }).attempts ?? Math.max(1, report.attempts),
+      attempts: (err as { attempts?: number }).attempts ?? 1,
       error: { code: e.code, message: e.message },
     })
   }

@@ -15,6 +15,7 @@
  * The spec is taken as parseMirrorSpec resolves it: an image's platforms (undefined = all platforms)
  * already include the defaults; naming, referrers and immutable fall back to the defaults when unset.
  */
+import { runPool } from '../copy/pool.js'
 import { type AirlockError, isAirlockError } from '../errors.js'
 import { parseReference } from '../reference.js'
 import { type RepositoryName, targetRepository } from './naming.js'
@@ -135,20 +136,15 @@ function planEntries(spec: MirrorSpec, opts: PlanOptions, errors: PlanError[]): 
 }
 
 async function listAll(repos: string[], listTags: ListTags, limit: number): Promise<Map<string, Listing>> {
-  const unique = [...new Set(repos)]
   const out = new Map<string, Listing>()
-  let next = 0
-  const worker = async () => {
-    while (next < unique.length) {
-      const repo = unique[next++]
-      try {
-        out.set(repo, { tags: await listTags(repo) })
-      } catch (error) {
-        out.set(repo, { error: error as Error })
-      }
+  // A failed listing is that source's error only: nothing thrown stops the others.
+  await runPool([...new Set(repos)], limit, async (repo) => {
+    try {
+      out.set(repo, { tags: await listTags(repo) })
+    } catch (error) {
+      out.set(repo, { error: error as Error })
     }
-  }
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, unique.length)) }, worker))
+  })
   return out
 }
 

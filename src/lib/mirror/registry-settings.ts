@@ -5,7 +5,7 @@
  */
 import { AirlockError } from '../errors.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
-import type { MirrorSpec, RegistrySettings } from './types.js'
+import type { CredentialRef, MirrorSpec, RegistrySettings } from './types.js'
 
 export interface RegistryCounters {
   requests: number
@@ -28,29 +28,48 @@ export function registryOptionsFor(
   env: NodeJS.ProcessEnv = process.env,
 ): RegistryOptions {
   const s = settingsFor(spec, host)
-  const creds = s.credentials
+  return {
+    ...credentialOptions(spec, s.credentials, `registries.${host}`, env),
+    tlsVerify: s.tlsVerify ?? spec.defaults.tlsVerify,
+    throttle: shared.throttle,
+    onRequest: shared.onRequest,
+  }
+}
+
+/** Credentials for Harbor's API from `defaults.harbor.credentials` (checked as a registry's are). */
+export function harborCredentialOptions(
+  spec: MirrorSpec,
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<RegistryOptions, 'creds' | 'authfile'> {
+  return credentialOptions(spec, spec.defaults.harbor?.credentials, 'defaults.harbor', env)
+}
+
+/**
+ * A spec's credential entry as registry options: a username with the secret read from the variable
+ * its passwordEnv names (INVALID_INPUT when that is not set), and its auth file.
+ */
+function credentialOptions(
+  spec: MirrorSpec,
+  creds: CredentialRef | undefined,
+  where: string,
+  env: NodeJS.ProcessEnv,
+): Pick<RegistryOptions, 'creds' | 'authfile'> {
   let explicit: RegistryOptions['creds']
   if (creds?.username || creds?.passwordEnv) {
     const password = creds.passwordEnv ? env[creds.passwordEnv] : undefined
     if (creds.passwordEnv && password === undefined) {
       throw new AirlockError(
         'INVALID_INPUT',
-        `${spec.file}: registries.${host}.credentials.passwordEnv names ${creds.passwordEnv}, which is not set`,
+        `${spec.file}: ${where}.credentials.passwordEnv names ${creds.passwordEnv}, which is not set`,
         { hint: SECRET_HINT(creds.passwordEnv) },
       )
     }
     if (!creds.username) {
-      throw new AirlockError('INVALID_INPUT', `${spec.file}: registries.${host}.credentials needs a username`)
+      throw new AirlockError('INVALID_INPUT', `${spec.file}: ${where}.credentials needs a username`)
     }
     explicit = { username: creds.username, password: password ?? '' }
   }
-  return {
-    creds: explicit,
-    authfile: creds?.authfile,
-    tlsVerify: s.tlsVerify ?? spec.defaults.tlsVerify,
-    throttle: shared.throttle,
-    onRequest: shared.onRequest,
-  }
+  return { creds: explicit, authfile: creds?.authfile }
 }
 
 /**
@@ -59,13 +78,6 @@ export function registryOptionsFor(
  * exit 2) rather than failing its sources one by one.
  */
 export function checkCredentials(spec: MirrorSpec, env: NodeJS.ProcessEnv = process.env): void {
-  const harbor = spec.defaults.harbor?.credentials
-  if (harbor?.passwordEnv && env[harbor.passwordEnv] === undefined) {
-    throw new AirlockError(
-      'INVALID_INPUT',
-      `${spec.file}: defaults.harbor.credentials.passwordEnv names ${harbor.passwordEnv}, which is not set`,
-      { hint: SECRET_HINT(harbor.passwordEnv) },
-    )
-  }
+  harborCredentialOptions(spec, env)
   for (const host of Object.keys(spec.registries)) registryOptionsFor(spec, host, {}, env)
 }

@@ -10,7 +10,7 @@ import { HarborClient } from '../harbor/client.js'
 import { parseDockerRef } from '../reference.js'
 import { acquireLock, defaultLockPath } from './lock.js'
 import { mirrorImage, missingTagMessage } from './mirror-image.js'
-import { checkCredentials } from './registry-settings.js'
+import { checkCredentials, harborCredentialOptions } from './registry-settings.js'
 import { exitCodeOf, prometheusText, totalsOf, writeAtomic } from './report.js'
 import { loadMirrorSpec } from './spec.js'
 import { openSpecSession, planSpec } from './spec-session.js'
@@ -137,14 +137,12 @@ async function prepareHarbor(
   const h = spec.defaults.harbor
   const project = spec.defaults.project
   if (!h || !project) return { projectMissing: false }
-  // Set: checkCredentials refused the run otherwise.
-  const password = h.credentials?.passwordEnv ? env[h.credentials.passwordEnv] : undefined
+  const { creds, authfile } = harborCredentialOptions(spec, env)
   const harbor = new HarborClient({
     url: h.url,
-    credentials: h.credentials?.username
-      ? { username: h.credentials.username, password: password ?? '' }
-      : undefined,
+    credentials: creds,
     tlsVerify: spec.defaults.tlsVerify,
+    registryOptions: { authfile },
   })
   // Without the project every push would fail the same way: stop before planning, clearly.
   if (!dryRun) {

@@ -67,8 +67,8 @@ export function planSpec(
   return planImages(
     spec,
     async (repo: string) => {
-      const ref = parseDockerRef(repo.replace(/^docker:\/\//, ''))
-      return (await listTags(`docker://${ref.name}`, optionsFor(ref.registry), signal)).tags
+      const { registry } = parseDockerRef(repo)
+      return (await listTags(`docker://${repo}`, optionsFor(registry), signal)).tags
     },
     // Exact tags need no listing (one request per tag at most on a no-op run), unless signature
     // tags must be found among the repository's tags.

@@ -9,7 +9,6 @@
  */
 import { z } from 'zod'
 import { loadYamlFile, parseYamlText } from '../config/yaml-file.js'
-import { AirlockError } from '../errors.js'
 import { projectName } from '../harbor/project-name.js'
 import { type ImageRef, parseReference } from '../reference.js'
 import { formatNaming, namingUsesProject, targetRepository } from './naming.js'
@@ -28,25 +27,11 @@ export const SPEC_FORMAT_HINT =
 type Issue = (message: string, path: PropertyKey[]) => void
 
 export async function loadMirrorSpec(file: string): Promise<MirrorSpec> {
-  try {
-    return { ...(await loadYamlFile(file, specSchema(), WHAT)), file }
-  } catch (err) {
-    throw withFormatHint(err)
-  }
+  return { ...(await loadYamlFile(file, specSchema(), WHAT, SPEC_FORMAT_HINT)), file }
 }
 
 export function parseMirrorSpec(text: string, file: string): MirrorSpec {
-  try {
-    return { ...parseYamlText(text, file, specSchema(), WHAT), file }
-  } catch (err) {
-    throw withFormatHint(err)
-  }
-}
-
-/** The schema error's generic "see docs/" hint, replaced by one naming the document and where it is. */
-function withFormatHint(err: unknown): unknown {
-  if (!(err instanceof AirlockError) || !err.hint?.startsWith('see docs/')) return err
-  return new AirlockError(err.code, err.message, { hint: SPEC_FORMAT_HINT, cause: err.cause })
+  return { ...parseYamlText(text, file, specSchema(), WHAT, SPEC_FORMAT_HINT), file }
 }
 
 function specSchema(): z.ZodType<Omit<MirrorSpec, 'file'>> {

@@ -15,10 +15,14 @@ export interface CopiedPair {
   targetDigest: string
 }
 
+/** A spec's name in the files of its runs (state, lock): a hash of its absolute path. */
+export function specKey(specFile: string): string {
+  return createHash('sha256').update(resolve(specFile)).digest('hex').slice(0, 16)
+}
+
 export function defaultStatePath(specFile: string, env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_STATE_HOME || join(env.HOME || homedir(), '.local', 'state')
-  const hash = createHash('sha256').update(resolve(specFile)).digest('hex').slice(0, 16)
-  return join(base, 'airlock', `mirror-${hash}.json`)
+  return join(base, 'airlock', `mirror-${specKey(specFile)}.json`)
 }
 
 export class MirrorState {
