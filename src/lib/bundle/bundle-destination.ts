@@ -41,7 +41,7 @@ export class BundleDestination implements ImageDestination {
     await this.writer.addBlob(m.digest, m.bytes.length, m.bytes)
   }
 
-  async commit(top: RawManifest, _stored: boolean): Promise<void> {
+  async commit(top: RawManifest): Promise<void> {
     await this.putManifest(top)
     this.onCommit(top)
   }
