@@ -247,13 +247,12 @@ async function prepareProjects(targets: string[], opts: PushBundleOptions): Prom
   for (const [host, projects] of byHost) {
     const harbor = new HarborClient({ url: opts.harbor ?? host, registryOptions: opts.registry })
     for (const project of projects) {
-      if (opts.dryRun && !(await harbor.projectExists(project))) {
-        if (opts.createProject) continue
-        throw new AirlockError('NOT_FOUND', `Harbor project "${project}" does not exist on ${host}`, {
-          hint: 'create it in Harbor, or add --create-project (needs an account allowed to create projects)',
-        })
-      }
-      if (!opts.dryRun) await harbor.ensureProject(project, { create: opts.createProject ?? false })
+      await harbor.ensureProject(project, {
+        create: opts.createProject ?? false,
+        dryRun: opts.dryRun,
+        missingHint:
+          'create it in Harbor, or add --create-project (needs an account allowed to create projects)',
+      })
     }
   }
 }

@@ -41,6 +41,10 @@ export interface CreateProjectOptions {
 export interface EnsureProjectOptions extends CreateProjectOptions {
   /** Create the project when it is missing (else NOT_FOUND). */
   create: boolean
+  /** Only look: a missing project that would be created is reported as `missing`, not created. */
+  dryRun?: boolean
+  /** What to tell the user when the project is missing and will not be created. */
+  missingHint?: string
 }
 
 export interface ProjectQuota {
@@ -144,15 +148,19 @@ export class HarborClient {
   }
 
   /** Makes sure a project exists: nothing if it does; created if missing and `create`; else NOT_FOUND. */
-  async ensureProject(name: string, opts: EnsureProjectOptions): Promise<{ created: boolean; name: string }> {
+  async ensureProject(
+    name: string,
+    opts: EnsureProjectOptions,
+  ): Promise<{ created: boolean; name: string; missing?: boolean }> {
     const project = projectName(name).name
     if (opts.storageLimit !== undefined) checkStorageLimit(opts.storageLimit)
     if (await this.projectExists(project)) return { created: false, name: project }
     if (!opts.create) {
       throw new AirlockError('NOT_FOUND', `Harbor project "${project}" does not exist on ${this.host}`, {
-        hint: missingHint(project),
+        hint: opts.missingHint ?? missingHint(project),
       })
     }
+    if (opts.dryRun) return { created: false, name: project, missing: true }
     const { created } = await this.createProject(project, opts)
     return { created, name: project }
   }

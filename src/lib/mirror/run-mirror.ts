@@ -5,7 +5,6 @@
  * every image is retried and a failure never stops the others (exit 3 when any failed).
  */
 import { runPool } from '../copy/pool.js'
-import { AirlockError } from '../errors.js'
 import { HarborClient } from '../harbor/client.js'
 import { parseDockerRef } from '../reference.js'
 import { acquireLock, defaultLockPath } from './lock.js'
@@ -144,16 +143,13 @@ async function prepareHarbor(
     tlsVerify: spec.defaults.tlsVerify,
     registryOptions: { authfile },
   })
-  // Without the project every push would fail the same way: stop before planning, clearly.
-  if (!dryRun) {
-    await harbor.ensureProject(project, { create: h.createProject ?? false, storageLimit: h.storageLimit })
-    return { projectMissing: false }
-  }
-  if (await harbor.projectExists(project)) return { projectMissing: false }
-  if (!h.createProject) {
-    throw new AirlockError('NOT_FOUND', `Harbor project ${project} does not exist at ${h.url}`, {
-      hint: 'create it, or set defaults.harbor.createProject: true',
-    })
-  }
-  return { projectMissing: true }
+  // Without the project every push would fail the same way: stop before planning, clearly. A dry
+  // run only looks.
+  const r = await harbor.ensureProject(project, {
+    create: h.createProject ?? false,
+    storageLimit: h.storageLimit,
+    dryRun,
+    missingHint: 'create it, or set defaults.harbor.createProject: true',
+  })
+  return { projectMissing: r.missing === true }
 }
