@@ -50,7 +50,7 @@ ${EXIT_CODES_HELP}`
     const from = formatS3Url(parseS3Url(args.url))
     const r = await withByteProgress(
       `Downloading ${from}`,
-      { quiet: flags.quiet || this.jsonMode, what: 'received', plainWhat: 'received' },
+      { quiet: flags.quiet || this.jsonMode, what: 'received' },
       (onBytes) =>
         downloadObject(args.url, flags.output, {
           ...s3Connection(flags),

@@ -81,7 +81,7 @@ ${EXIT_CODES_HELP}`
     const to = formatS3Url(parseS3Url(flags.to))
     const r = await withByteProgress(
       `Uploading ${args.file} to ${to}`,
-      { quiet: flags.quiet || this.jsonMode, what: 'sent', plainWhat: 'sent' },
+      { quiet: flags.quiet || this.jsonMode, what: 'sent' },
       (onBytes) =>
         uploadFile(args.file, flags.to, {
           ...s3Connection(flags),
@@ -124,7 +124,7 @@ ${EXIT_CODES_HELP}`
     let done = 0
     const r = await withByteProgress(
       `Uploading ${file} to PROMINENCE`,
-      { quiet: flags.quiet || this.jsonMode, what: 'sent', plainWhat: 'sent' },
+      { quiet: flags.quiet || this.jsonMode, what: 'sent' },
       (onBytes) =>
         uploadToProminence(file, {
           name: flags.name,

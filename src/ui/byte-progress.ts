@@ -1,6 +1,6 @@
 /**
- * Progress of one long stream of bytes (the SIF converter): a listr2 line with a bar on a TTY,
- * a plain line every 10 seconds otherwise (cron, CI, batch jobs).
+ * Progress of one long stream of bytes (the SIF converter, uploads, downloads, bundles): a listr2
+ * line with a bar on a TTY, a plain line every 10 seconds otherwise (cron, CI, batch jobs).
  */
 import { formatBytes } from './format.js'
 
@@ -18,7 +18,7 @@ export async function withByteProgress<T>(
     tty?: boolean
     /** What the bytes are, after the count: default "of the root filesystem" (the SIF converter). */
     what?: string
-    /** Plain-line wording, default "(compressed) through the converter". */
+    /** Plain-line wording, default `what`, else "(compressed) through the converter". */
     plainWhat?: string
   },
   work: (onBytes: ByteProgress) => Promise<T>,
@@ -32,7 +32,7 @@ export async function withByteProgress<T>(
       if (Date.now() - last < 10_000) return
       last = Date.now()
       process.stderr.write(
-        `  ${formatBytes(done)} of about ${formatBytes(total)} ${opts.plainWhat ?? '(compressed) through the converter'}\n`,
+        `  ${formatBytes(done)} of about ${formatBytes(total)} ${opts.plainWhat ?? opts.what ?? '(compressed) through the converter'}\n`,
       )
     })
   }

@@ -159,6 +159,24 @@ describe('the limit source', () => {
     expect(r.warnings).toEqual([])
   })
 
+  it('measures the graphroot usage (a function) only when the config limit applies', async () => {
+    let walks = 0
+    const usage = async () => {
+      walks++
+      return 60 * G
+    }
+    const none = scripted({ 'quota -v -s': { exitCode: 1, stdout: '' } })
+    const r = await probeLimit(none, { df, uid: 1000, self: true, configLimit: 50 * G, usage })
+    expect(r.limit).toEqual({ source: 'config', hard: 50 * G, used: 60 * G, overQuota: true })
+    expect(walks).toBe(1)
+    const tool = scripted({
+      'quota -v -s': { exitCode: 0, stdout: quotaOut('/dev/sda1', '40G', '45G', '50G') },
+    })
+    const t = await probeLimit(tool, { df, uid: 1000, self: true, configLimit: 50 * G, usage })
+    expect(t.limit.source).toBe('quota')
+    expect(walks).toBe(1)
+  })
+
   it('an unlimited quota entry gives way to a config limit, and is kept without one', async () => {
     const run = scripted({ 'quota -v -s': { exitCode: 0, stdout: quotaOut('/dev/sda1', '1G', '0K', '0K') } })
     expect(

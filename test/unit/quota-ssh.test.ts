@@ -1,9 +1,9 @@
 import { execa } from 'execa'
 import { describe, expect, it } from 'vitest'
 import { isUncompressedLayer } from '../../src/lib/quota/image-size.js'
-import { formatSize } from '../../src/lib/quota/preflight.js'
 import { harborTarget } from '../../src/lib/quota/preflight-harbor.js'
 import { parseSshTarget, shellQuote, sshArgv } from '../../src/lib/quota/ssh-runner.js'
+import { formatBytes, formatSize } from '../../src/lib/sizes.js'
 import { errorOf } from '../helpers/errors.js'
 
 describe('ssh node names', () => {
@@ -95,5 +95,10 @@ describe('preflight helpers', () => {
     expect(formatSize(0)).toBe('0 B')
     expect(formatSize(50_000)).toBe('48.8 KiB')
     expect(formatSize(50 * 1024 ** 3)).toBe('50.0 GiB')
+    // Progress and command output: two decimals below 10.
+    expect(formatBytes(512)).toBe('512 B')
+    expect(formatBytes(1536)).toBe('1.50 KiB')
+    expect(formatBytes(50 * 1024 ** 3)).toBe('50.0 GiB')
+    expect(formatBytes(2 * 1024 ** 5)).toBe('2.00 PiB')
   })
 })

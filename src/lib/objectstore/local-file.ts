@@ -1,4 +1,4 @@
-/** The local file of an upload: checked up front (a clear exit 2), and read whole when small. */
+/** The local file of an upload (S3 or PROMINENCE): checked up front (a clear exit 2), and read whole when small. */
 import { open, stat } from 'node:fs/promises'
 import { AirlockError } from '../errors.js'
 

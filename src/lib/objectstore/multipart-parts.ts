@@ -61,9 +61,14 @@ export interface SendPartsResult {
   partsReused: number
 }
 
-async function sameAsRemote(remote: RemotePart, buf: Buffer): Promise<boolean> {
+/** `sha256` gives the part's SHA-256 (hashed at most once per part, whoever asks first). */
+async function sameAsRemote(
+  remote: RemotePart,
+  buf: Buffer,
+  sha256: () => Promise<Buffer>,
+): Promise<boolean> {
   if (remote.size !== buf.length) return false
-  if (remote.checksumSha256) return remote.checksumSha256 === (await sha256Off(buf)).toString('base64')
+  if (remote.checksumSha256) return remote.checksumSha256 === (await sha256()).toString('base64')
   const etag = remote.etag.replace(/"/g, '').toLowerCase()
   if (!/^[0-9a-f]{32}$/.test(etag)) return false
   return etag === createHash('md5').update(buf).digest('hex')
@@ -90,10 +95,10 @@ export async function sendParts(opts: SendPartsOptions): Promise<SendPartsResult
     opts.onBytes?.(acknowledged, size)
   }
 
-  const send = async (partNumber: number, body: Buffer): Promise<void> => {
+  const send = async (partNumber: number, body: Buffer, sha256: () => Promise<Buffer>): Promise<void> => {
     // One SHA-256 of the part, on the thread pool: the signed payload hash (verified by every
     // SigV4 store, payload-hash.ts) and, in base64, the S3 part checksum.
-    const digest = await sha256Off(body)
+    const digest = await sha256()
     const checksum = opts.partChecksums ? digest.toString('base64') : undefined
     const command = new UploadPartCommand({
       Bucket: bucket,
@@ -138,16 +143,18 @@ export async function sendParts(opts: SendPartsOptions): Promise<SendPartsResult
       }
       hash.update(buf)
 
+      let digest: Promise<Buffer> | undefined
+      const sha256 = () => (digest ??= sha256Off(buf))
       const remote = opts.uploaded?.get(n)
-      if (remote && (await sameAsRemote(remote, buf))) {
-        const checksum = opts.partChecksums ? (await sha256Off(buf)).toString('base64') : undefined
+      if (remote && (await sameAsRemote(remote, buf, sha256))) {
+        const checksum = opts.partChecksums ? (await sha256()).toString('base64') : undefined
         parts.push({ PartNumber: n, ETag: remote.etag, ...(checksum ? { ChecksumSHA256: checksum } : {}) })
         partsReused++
         progress(buf.length)
         free.push(block)
         continue
       }
-      const p: Promise<void> = send(n, buf).then(
+      const p: Promise<void> = send(n, buf, sha256).then(
         () => {
           inflight.delete(p)
           free.push(block)

@@ -15,10 +15,10 @@
  * A presigned POST or PUT is one request, so the store's single-request limit applies (5 GiB on
  * S3); unlike the PROMINENCE CLI there is no 2 GB limit from building the form in memory.
  */
-import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import { AirlockError } from '../errors.js'
 import { sha256OfFile } from '../sha256-file.js'
+import { regularFileSize } from './local-file.js'
 import { apiLabel, requestUpload } from './prominence-api.js'
 import { objectLabel, transfer } from './prominence-transfer.js'
 import { parseSha256Hex } from './sha256-meta.js'
@@ -103,22 +103,6 @@ function checkName(name: string): string {
   return name
 }
 
-async function fileSize(file: string): Promise<number> {
-  try {
-    const st = await stat(file)
-    if (!st.isFile()) throw new AirlockError('INVALID_INPUT', `${file} is not a regular file`)
-    return st.size
-  } catch (err) {
-    if (err instanceof AirlockError) throw err
-    const code = (err as NodeJS.ErrnoException).code
-    throw new AirlockError(
-      'INVALID_INPUT',
-      code === 'ENOENT' ? `${file} does not exist` : `cannot read ${file}: ${code ?? err}`,
-      { cause: err },
-    )
-  }
-}
-
 /** Uploads `file` through PROMINENCE's data API. Prints nothing. */
 export async function uploadToProminence(
   file: string,
@@ -128,7 +112,7 @@ export async function uploadToProminence(
   const target = config(opts)
   const name = checkName(opts.name ?? path.basename(file))
   const checksum = opts.checksum === undefined ? undefined : parseSha256Hex(opts.checksum)
-  const size = await fileSize(file)
+  const size = await regularFileSize(file)
   const sha256 =
     checksum ??
     (await sha256OfFile(file, { signal: opts.signal, onBytes: (n) => opts.onBytes?.(n, 'checksum') })).sha256

@@ -95,11 +95,18 @@ export interface LimitProbe {
 
 /**
  * Asks the node's quota tools about graphroot's filesystem. `configLimit` (bytes) applies when no tool
- * gives a limit for it; `usage` (bytes under graphroot) is what a config limit is measured against.
+ * gives a limit for it; `usage` (bytes under graphroot) is what a config limit is measured against:
+ * a number, or a function called only when the config limit applies (a walk of graphroot is slow).
  */
 export async function probeLimit(
   run: Runner,
-  opts: { df?: DfInfo; uid: number; self: boolean; configLimit?: number; usage?: number },
+  opts: {
+    df?: DfInfo
+    uid: number
+    self: boolean
+    configLimit?: number
+    usage?: number | (() => Promise<number | undefined>)
+  },
 ): Promise<LimitProbe> {
   const warnings: string[] = []
   let unlimited: LimitInfo | undefined
@@ -130,7 +137,7 @@ export async function probeLimit(
     }
   }
   if (opts.configLimit !== undefined) {
-    const used = opts.usage
+    const used = typeof opts.usage === 'function' ? await opts.usage() : opts.usage
     return {
       limit: {
         source: 'config',

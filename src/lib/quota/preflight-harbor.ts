@@ -16,10 +16,11 @@ import { HarborClient } from '../harbor/client.js'
 import { harborHost } from '../harbor/project-name.js'
 import { type Descriptor, isIndexType, MEDIA } from '../manifest.js'
 import { parseDockerRef } from '../reference.js'
+import { formatSize } from '../sizes.js'
 import { RegistryClient } from '../transports/registry/client.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
 import { harborRoom } from './harbor-quota.js'
-import { formatSize, type SpaceCheck, spaceError } from './preflight.js'
+import { type SpaceCheck, spaceError } from './preflight.js'
 
 export interface HarborTarget {
   /** The destination reference, without transport: `harbor.example.org/group/app:1`. */

@@ -10,13 +10,17 @@
  * (storage-conf, df, limits, usage; report.ts's assessNode for the room left).
  */
 import { AirlockError } from '../errors.js'
+import { formatSize } from '../sizes.js'
 import { probeDf } from './df.js'
 import { probeLimit } from './limits.js'
-import { localRunner, STORAGE_ENV_KEYS } from './probe.js'
+import { localRunner } from './probe.js'
 import { assessNode, checkThresholds } from './report.js'
 import { resolveStorage } from './storage-conf.js'
 import type { LimitSource, NodeReport, Runner } from './types.js'
 import { measureUsage } from './usage.js'
+
+/** Kept for importers of this module; the formatter is ../sizes.ts's. */
+export { formatSize }
 
 export interface SpaceCheck {
   /** False when the room could not be measured (the reason says why); the work goes on. */
@@ -58,24 +62,6 @@ export interface LocalPreflightOptions {
    * the needed bytes: one the store holds already needs no room (podman keeps it as it is).
    */
   images?: Array<{ ids: string[]; bytes: number }>
-}
-
-/** Bytes as `quota -s` and Harbor write them: binary units, one decimal. */
-export function formatSize(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${i ? v.toFixed(1) : v} ${units[i]}`
-}
-
-function storageEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const k of STORAGE_ENV_KEYS) if (env[k] !== undefined) out[k] = env[k] as string
-  return out
 }
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -122,12 +108,14 @@ async function measureRoom(
   if (!df.info) return { checked: false, path, reason: df.warnings[0] ?? `df ${path} told nothing` }
   // A config limit is on podman's storage: measured against the graphroot's usage, never an output dir.
   const configLimit = opts.storage ? opts.configLimit : undefined
-  const usage = configLimit !== undefined ? (await measureUsage(path)).bytes : undefined
+  // Walked only when the config limit is the one that applies (no quota tool gives a limit).
+  const usage = async () => (await measureUsage(path)).bytes
   const lim = await probeLimit(run, { df: df.info, uid, self: true, configLimit, usage })
+  const usedByConfig = lim.limit.source === 'config' ? lim.limit.used : undefined
   const report: NodeReport = {
     node: 'local',
     reachable: true,
-    ...(usage !== undefined ? { usage } : {}),
+    ...(usedByConfig !== undefined ? { usage: usedByConfig } : {}),
     limit: lim.limit,
     free: df.info.available,
     fsSize: df.info.size,
@@ -176,7 +164,7 @@ export async function preflightLocalPull(
   const estimated = opts.estimated ?? false
   let graphroot = opts.graphroot
   if (!graphroot) {
-    const resolved = await resolveStorage(run, storageEnv(env), process.getuid?.() ?? 0)
+    const resolved = await resolveStorage(run, env, process.getuid?.() ?? 0)
     graphroot = resolved.storage.graphroot
   }
   const room = await measureRoom(graphroot, run, { configLimit: opts.configLimit, storage: true })

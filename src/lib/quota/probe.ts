@@ -14,9 +14,6 @@ import { resolveStorage } from './storage-conf.js'
 import type { NodeReport, Runner } from './types.js'
 import { duUsage, measureUsage, type UsageResult } from './usage.js'
 
-export type { LimitInfo, NodeReport, Runner, StorageInfo } from './types.js'
-export { measureUsage } from './usage.js'
-
 /** Runs commands on this machine (execa via lib/exec.ts), with `env` as their whole environment. */
 export function localRunner(env?: NodeJS.ProcessEnv): Runner {
   return async (argv, opts = {}) => {
