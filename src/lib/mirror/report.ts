@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { rename, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+import { formatSize } from '../sizes.js'
 import type { ImageReport, MirrorReport } from './types.js'
 
 export function totalsOf(images: ImageReport[]): MirrorReport['totals'] {
@@ -23,17 +24,6 @@ export function exitCodeOf(images: ImageReport[], errors: MirrorReport['errors']
   return errors.length || images.some((i) => i.action === 'failed') ? 3 : 0
 }
 
-function size(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let i = 0
-  let v = n
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return `${i ? v.toFixed(1) : v} ${units[i]}`
-}
-
 /** Lines for a terminal or cron mail: one per image that did something or failed, then totals. */
 export function summaryLines(r: MirrorReport, verbose = false): string[] {
   const lines: string[] = []
@@ -43,7 +33,7 @@ export function summaryLines(r: MirrorReport, verbose = false): string[] {
     const what = `${i.source} -> ${i.target}`
     if (i.action === 'failed') lines.push(`FAILED  ${what}: ${i.error?.message ?? i.reason ?? 'failed'}`)
     else if (i.action === 'copied')
-      lines.push(`copied  ${what} (${size(i.bytes)}, ${i.seconds.toFixed(1)} s)`)
+      lines.push(`copied  ${what} (${formatSize(i.bytes)}, ${i.seconds.toFixed(1)} s)`)
     else lines.push(`${i.action.padEnd(7)} ${what}${i.reason ? `: ${i.reason}` : ''}`)
   }
   const t = r.totals
@@ -60,7 +50,7 @@ export function summaryLines(r: MirrorReport, verbose = false): string[] {
     )
   } else {
     lines.push(
-      `done: ${t.images} images, ${t.copied} copied, ${t.skipped} skipped, ${failed} failed, ${size(t.bytes)} sent in ${r.seconds.toFixed(1)} s${shard}`,
+      `done: ${t.images} images, ${t.copied} copied, ${t.skipped} skipped, ${failed} failed, ${formatSize(t.bytes)} sent in ${r.seconds.toFixed(1)} s${shard}`,
     )
   }
   if (limits.length) lines.push(`rate limits: ${limits.join(', ')}`)
