@@ -14,26 +14,29 @@
  *
  *   npx tsx bench/bundle.mts [--trials 3]
  */
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { type GeneratedImage, makeImage, pushRaw } from '../test/helpers/images.js'
 import { startRegistry, type TestRegistry } from '../test/helpers/registry.js'
-import { type BenchResult, BIN, ENV, isMain, log, median, numArg, row, standalone, timed } from './lib.mjs'
+import {
+  type BenchResult,
+  BIN,
+  dirBytes,
+  ENV,
+  isMain,
+  log,
+  median,
+  numArg,
+  row,
+  standalone,
+  timed,
+} from './lib.mjs'
 
 const work = mkdtempSync(path.join(tmpdir(), 'airlock-bench-bundle-'))
 process.on('exit', () => rmSync(work, { recursive: true, force: true }))
 
 type Tool = 'airlock' | 'skopeo'
-
-function duSize(dir: string): number {
-  let n = 0
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name)
-    n += e.isDirectory() ? duSize(p) : statSync(p).size
-  }
-  return n
-}
 
 async function ok(tool: string, args: string[], cmd: string) {
   const r = await timed(cmd, args, { env: ENV })
@@ -93,7 +96,7 @@ async function roundTrip(tool: Tool, src: TestRegistry, repos: string[], tag: st
       ],
       'skopeo',
     )
-    return { seconds: a.seconds + b.seconds, create: a.seconds, push: b.seconds, carried: duSize(out) }
+    return { seconds: a.seconds + b.seconds, create: a.seconds, push: b.seconds, carried: dirBytes(out) }
   } finally {
     await dst.stop()
     rmSync(dir, { recursive: true, force: true })

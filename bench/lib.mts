@@ -7,7 +7,17 @@
  * ratios (airlock / skopeo), so the figures mean something on any machine.
  */
 import { spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import {
@@ -65,6 +75,19 @@ const SKOPEO_COPY = ['copy', '--preserve-digests', '--src-tls-verify=false', '--
 export function copyCommand(tool: Tool, src: string, dst: string): [string, string[]] {
   if (tool === 'airlock') return [process.execPath, [BIN, 'copy', '--json', src, dst]]
   return ['skopeo', [...SKOPEO_COPY, `docker://${src}`, `docker://${dst}`]]
+}
+
+/** Bytes of the regular files under `dir`; files removed while it looks are skipped. */
+export function dirBytes(dir: string): number {
+  let n = 0
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile())
+      n +=
+        statSync(path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name), {
+          throwIfNoEntry: false,
+        })?.size ?? 0
+  }
+  return n
 }
 
 // ---------------------------------------------------------------------------------------------------

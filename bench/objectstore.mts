@@ -16,7 +16,7 @@
  *
  *   npx tsx bench/objectstore.mts [--trials 3] [--hash-mb 2048] [--upload-mb 1024]
  */
-import { randomFillSync } from 'node:crypto'
+import { createHash, randomFillSync } from 'node:crypto'
 import { closeSync, existsSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -50,16 +50,19 @@ process.on('exit', () => rmSync(work, { recursive: true, force: true }))
 const DIST = path.resolve(path.dirname(BIN), '..', 'dist')
 const BENCH = 'objectstore'
 
-/** A file of pseudo-random bytes (incompressible), written in 16 MiB blocks. */
-function randomFile(name: string, mb: number): string {
+/** A file of pseudo-random bytes (incompressible), written in 16 MiB blocks, and its SHA-256 (hex). */
+function randomFile(name: string, mb: number): { file: string; sha256: string } {
   const file = path.join(work, name)
   const fd = openSync(file, 'w')
   const block = Buffer.allocUnsafe(16 * MB)
+  const hash = createHash('sha256')
   for (let left = mb * MB; left > 0; left -= block.length) {
-    writeSync(fd, randomFillSync(block), 0, Math.min(left, block.length))
+    const chunk = randomFillSync(block).subarray(0, Math.min(left, block.length))
+    writeSync(fd, chunk)
+    hash.update(chunk)
   }
   closeSync(fd)
-  return file
+  return { file, sha256: hash.digest('hex') }
 }
 
 /** Runs an ES module snippet in a fresh node (whole process timed, like the peers). */
@@ -123,8 +126,7 @@ async function hashOnce(tool: HashTool, file: string, expected: string) {
 
 async function hashBench(trials: number, mb: number) {
   log(`objectstore: writing a ${mb} MiB random file`)
-  const file = randomFile('hash.bin', mb)
-  const expected = (await measured('openssl', ['dgst', '-sha256', '-r', file])).stdout.split(' ')[0]!
+  const { file, sha256: expected } = randomFile('hash.bin', mb)
   const runs: Record<HashTool, number[]> = { airlock: [], 'airlock-stream': [], openssl: [], sha256sum: [] }
   for (let t = 0; t < trials; t++) {
     for (const tool of rotate(Object.keys(runs) as HashTool[], t)) {
@@ -173,9 +175,8 @@ async function uploadBench(trials: number, mb: number) {
     const bucket = 'bench'
     await s3.createBucket(bucket)
     const prominence = await startProminence({ s3, bucket: 'bench-prominence' })
-    const file = randomFile('upload.bin', mb)
+    const { file, sha256 } = randomFile('upload.bin', mb)
     const bytes = mb * MB
-    const sha256 = (await measured('openssl', ['dgst', '-sha256', '-r', file])).stdout.split(' ')[0]!
     const inner: number[] = []
 
     const airlock = async (key: string) => {

@@ -11,13 +11,25 @@
  *
  *   npx tsx bench/sif.mts [--trials 3] [--mb 550]
  */
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { writeLegacyDockerArchive } from '../test/helpers/archives.js'
 import { makeImage } from '../test/helpers/images.js'
-import { type BenchResult, BIN, ENV, isMain, log, measured, median, numArg, row, standalone } from './lib.mjs'
+import {
+  type BenchResult,
+  BIN,
+  dirBytes,
+  ENV,
+  isMain,
+  log,
+  measured,
+  median,
+  numArg,
+  row,
+  standalone,
+} from './lib.mjs'
 
 const MB = 1024 * 1024
 const work = mkdtempSync(path.join(tmpdir(), 'airlock-bench-sif-'))
@@ -45,18 +57,6 @@ async function flatTar(archive: string): Promise<string> {
   await pipeline(flattenLayers(image.layers), createWriteStream(out))
   await image.close()
   return out
-}
-
-function dirBytes(dir: string): number {
-  let n = 0
-  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (e.isFile())
-      n +=
-        statSync(path.join(e.parentPath ?? (e as unknown as { path: string }).path, e.name), {
-          throwIfNoEntry: false,
-        })?.size ?? 0
-  }
-  return n
 }
 
 async function buildMeasured(archive: string, out: string, tmp: string) {

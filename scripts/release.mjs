@@ -31,7 +31,6 @@ import {
   closeSync,
   copyFileSync,
   cpSync,
-  createReadStream,
   createWriteStream,
   existsSync,
   mkdirSync,
@@ -536,10 +535,16 @@ async function tarball(stageDir, file, mtime) {
     tar.on('error', reject)
     tar.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar exited ${code}`))))
   })
-  await Promise.all([pipeline(tar.stdout, createGzip({ level: 6 }), createWriteStream(tmp)), exited])
-  renameSync(tmp, file)
+  // The tarball is hashed as it is written: no second read of it.
   const hash = createHash('sha256')
-  await pipeline(createReadStream(file), hash)
+  const hashed = async function* (chunks) {
+    for await (const chunk of chunks) {
+      hash.update(chunk)
+      yield chunk
+    }
+  }
+  await Promise.all([pipeline(tar.stdout, createGzip({ level: 6 }), hashed, createWriteStream(tmp)), exited])
+  renameSync(tmp, file)
   const hex = hash.digest('hex')
   writeFileSync(`${file}.sha256`, `${hex}  ${path.basename(file)}\n`)
   return hex

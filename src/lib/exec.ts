@@ -26,8 +26,13 @@ export interface RunOptions {
 export async function run(program: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   // Loaded on first use: most commands never start a child process, and execa is slow to import.
   const { execa } = await import('execa')
-  const res = await execa(program, args, {
-    input: opts.input,
+  const res = await execa(program, args, { ...execaOptions(opts), input: opts.input })
+  return settle(program, args, res, opts)
+}
+
+/** What run and runWithInput ask of execa: never reject (settle decides), keep output as printed. */
+function execaOptions(opts: Omit<RunOptions, 'input'>) {
+  return {
     env: opts.env,
     extendEnv: opts.env === undefined,
     cwd: opts.cwd,
@@ -35,8 +40,7 @@ export async function run(program: string, args: string[], opts: RunOptions = {}
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
     stripFinalNewline: false,
-  })
-  return settle(program, args, res, opts)
+  } as const
 }
 
 /** Whether `program` is an executable file on PATH (or at that path, when it has a slash). */
@@ -70,17 +74,7 @@ export async function runWithInput(
   opts: InputRunOptions = {},
 ): Promise<RunResult> {
   const { execa } = await import('execa')
-  const sub = execa(program, args, {
-    stdin: 'pipe',
-    env: opts.env,
-    extendEnv: opts.env === undefined,
-    cwd: opts.cwd,
-    reject: false,
-    timeout: opts.timeoutMs,
-    cancelSignal: opts.signal,
-    stripFinalNewline: false,
-    maxBuffer: 16 * 1024 * 1024,
-  })
+  const sub = execa(program, args, { ...execaOptions(opts), stdin: 'pipe', maxBuffer: 16 * 1024 * 1024 })
   let inputError: unknown
   const stdin = sub.stdin
   // EPIPE when the program exits before reading everything: its exit status says why.

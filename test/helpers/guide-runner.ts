@@ -21,12 +21,11 @@
  * `airlock` is the built CLI (a wrapper around bin/run.js in a bin directory first on PATH); `sudo CMD`
  * runs CMD (the test is its own root: paths under / are mapped into a temporary root).
  */
-import { spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { BIN } from './cli.js'
+import { BIN, runProcess } from './cli.js'
 
 // ---------------------------------------------------------------------------------------------------------
 // Markdown: fenced blocks and inline code
@@ -642,30 +641,14 @@ export async function runGuide(opts: GuideRunOptions): Promise<GuideRun> {
   const script = guideScript(blocks)
   const scriptFile = path.join(opts.sandbox.dir, 'guide.sh')
   writeFileSync(scriptFile, script)
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--noprofile', '--norc', scriptFile], {
-      cwd: opts.sandbox.work,
-      env: { ...opts.sandbox.env, ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    })
-    child.stdin.end(opts.input ?? '')
-    let output = ''
-    child.stdout.on('data', (d) => {
-      output += d
-    })
-    child.stderr.on('data', (d) => {
-      output += d
-    })
-    const timer = setTimeout(() => {
-      output += '\nguide-runner: timed out\n'
-      child.kill('SIGKILL')
-    }, opts.timeoutMs ?? 120_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, output, blocks, script })
-    })
+  const r = await runProcess('bash', ['--noprofile', '--norc', scriptFile], {
+    cwd: opts.sandbox.work,
+    env: { ...opts.sandbox.env, ...opts.env },
+    input: opts.input ?? '',
+    timeoutMs: opts.timeoutMs ?? 120_000,
   })
+  const output = r.timedOut ? `${r.output}\nguide-runner: timed out\n` : r.output
+  return { code: r.code, output, blocks, script }
 }
 
 /**
@@ -717,28 +700,10 @@ export function unmetExpectations(run: GuideRun): string[] {
 }
 
 /** Runs a command line (systemd ExecStart, a cron command, a container's argv) the way its runner would. */
-export function runCommand(
+export async function runCommand(
   argv: string[],
   opts: { cwd: string; env: Record<string, string>; timeoutMs?: number },
 ): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd: opts.cwd,
-      env: opts.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    child.stdout.on('data', (d) => {
-      output += d
-    })
-    child.stderr.on('data', (d) => {
-      output += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, output })
-    })
-  })
+  const r = await runProcess(argv[0]!, argv.slice(1), { ...opts, timeoutMs: opts.timeoutMs ?? 60_000 })
+  return { code: r.code, output: r.output }
 }

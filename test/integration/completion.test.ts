@@ -3,43 +3,15 @@
  * and driven in real shells: bash by calling the function that `complete -p airlock` names with
  * COMP_WORDS/COMP_CWORD, zsh interactively on a pseudo-terminal (zsh/zpty) by typing TAB.
  */
-import { spawn } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BIN } from '../helpers/cli.js'
+import { BIN, ok, runProcess } from '../helpers/cli.js'
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd: env.HOME, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-function ok(r: Run, what: string): Run {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
-  return r
-}
+/** A program run in the HOME of `env`. */
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs?: number) =>
+  runProcess(cmd, args, { env, cwd: env.HOME, timeoutMs })
 
 let tmp: string
 let env: NodeJS.ProcessEnv

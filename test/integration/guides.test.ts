@@ -207,6 +207,22 @@ async function s3Object(
   return { sha256: hash.digest('hex'), meta: got.Metadata ?? {} }
 }
 
+/** The S3 credentials the reader has (the guides name the endpoint themselves). */
+function s3Credentials(svc: Services): Record<string, string> {
+  const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION } = svc.s3.env as Record<string, string>
+  return {
+    AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY_ID!,
+    AWS_SECRET_ACCESS_KEY: AWS_SECRET_ACCESS_KEY!,
+    AWS_REGION: AWS_REGION!,
+  }
+}
+
+/** The labels `airlock sif inspect --json` reads from a SIF the guide built. */
+async function sifLabels(file: string, sb: GuideSandbox, env: Record<string, string>): Promise<unknown> {
+  const inspected = await runCommand(['airlock', 'sif', 'inspect', '--json', file], { cwd: sb.work, env })
+  return JSON.parse(inspected.output).labels
+}
+
 async function fetchSha256(url: string): Promise<{ status: number; sha256?: string }> {
   const res = await fetch(url)
   if (res.status !== 200) return { status: res.status }
@@ -470,12 +486,7 @@ const GUIDES: Record<string, GuideCase> = {
         JSON.stringify({ access_token: SECRETS.PROMINENCE_TOKEN, token_type: 'Bearer' }),
         { mode: 0o600 },
       )
-      const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION } = svc.s3.env as Record<string, string>
-      return {
-        AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY_ID!,
-        AWS_SECRET_ACCESS_KEY: AWS_SECRET_ACCESS_KEY!,
-        AWS_REGION: AWS_REGION!,
-      }
+      return s3Credentials(svc)
     },
     async check({ sb, env }) {
       const file = (f: string) => path.join(sb.work, f)
@@ -483,11 +494,7 @@ const GUIDES: Record<string, GuideCase> = {
       // The SIF holds the image that was saved (its labels), and a rebuild gives the same bytes.
       const centos = svc.fixtures.get('library/centos:7').item as GeneratedImage
       const labels = JSON.parse(centos.config.bytes.toString('utf8')).config.Labels
-      const inspected = await runCommand(['airlock', 'sif', 'inspect', '--json', file('centos7.sif')], {
-        cwd: sb.work,
-        env,
-      })
-      expect(JSON.parse(inspected.output).labels).toMatchObject(labels)
+      expect(await sifLabels(file('centos7.sif'), sb, env)).toMatchObject(labels)
       expect(sha256(file('again.sif'))).toBe(sif)
       // PROMINENCE got the file under the reader's name, with its SHA-256, and the store kept both.
       expect(svc.prominence.calls.at(-1)).toMatchObject({
@@ -518,12 +525,7 @@ const GUIDES: Record<string, GuideCase> = {
   'medperf-sif.md': {
     async setup(svc) {
       // The model owner's S3 credentials, as the AWS CLI would find them.
-      const { AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION } = svc.s3.env as Record<string, string>
-      return {
-        AWS_ACCESS_KEY_ID: AWS_ACCESS_KEY_ID!,
-        AWS_SECRET_ACCESS_KEY: AWS_SECRET_ACCESS_KEY!,
-        AWS_REGION: AWS_REGION!,
-      }
+      return s3Credentials(svc)
     },
     async check({ sb, env }) {
       const file = (f: string) => path.join(sb.work, f)
@@ -531,14 +533,7 @@ const GUIDES: Record<string, GuideCase> = {
       const sif = sha256(file('chestxray-densenet-1.0.sif'))
       // The SIF is the registry image for this machine's platform.
       const model = amd64Image(svc.fixtures.get('medlab/chestxray-densenet:1.0').item)
-      const inspected = await runCommand(
-        ['airlock', 'sif', 'inspect', '--json', file('chestxray-densenet-1.0.sif')],
-        {
-          cwd: sb.work,
-          env,
-        },
-      )
-      expect(JSON.parse(inspected.output).labels).toMatchObject(
+      expect(await sifLabels(file('chestxray-densenet-1.0.sif'), sb, env)).toMatchObject(
         JSON.parse(model.config.bytes.toString('utf8')).config.Labels,
       )
       // The object has the file's bytes and SHA-256; the first upload sent it, the others only signed.

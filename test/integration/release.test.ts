@@ -6,7 +6,7 @@
  * (arm64 on an x64 machine) cannot run here: its contents are compared with this machine's one, and
  * its runtime/node must be an ELF for its architecture.
  */
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   chmodSync,
@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ok, runProcess as run } from '../helpers/cli.js'
 import { fetchManifestRaw, type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
 import { startRegistry, type TestRegistry } from '../helpers/registry.js'
 
@@ -37,41 +38,6 @@ const SCRIPT = path.join(ROOT, 'scripts', 'release.mjs')
 const VERSION = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string })
   .version
 const NODE_VERSION = /export const NODE_VERSION = '(\d+\.\d+\.\d+)'/.exec(readFileSync(SCRIPT, 'utf8'))![1]!
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  opts: { env: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number },
-): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => {
-      stdout += d
-    })
-    child.stderr.on('data', (d) => {
-      stderr += d
-    })
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-function ok(r: Run, what: string): Run {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`)
-  return r
-}
 
 function elfMachine(file: string): number {
   const fd = openSync(file, 'r')

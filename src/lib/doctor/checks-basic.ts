@@ -9,7 +9,7 @@ import { dirname } from 'node:path'
 import { configCandidates } from '../config/config.js'
 import { defaultLockPath } from '../mirror/lock.js'
 import { defaultStatePath } from '../mirror/state.js'
-import { type DoctorContext, dockerTrouble } from './context.js'
+import { type DoctorContext, dockerTrouble, optionalToolCheck } from './context.js'
 import type { CapabilityReport, DoctorCheck } from './types.js'
 
 const CONFIG_KEYS = [
@@ -96,22 +96,12 @@ export async function checkCopy(ctx: DoctorContext): Promise<CapabilityReport> {
         found: `built in (Node.js ${process.versions.node})`,
         detail: 'docker://, oci:, oci-archive:, docker-archive: need no other program',
       },
-      podman.path
-        ? {
-            name: 'containers-storage:',
-            status: 'ok',
-            optional: true,
-            found: podman.path,
-            ...(podman.version ? { version: podman.version } : {}),
-            detail: "podman's storage, through podman",
-          }
-        : {
-            name: 'containers-storage:',
-            status: 'missing',
-            optional: true,
-            detail: `${podmanName(ctx)} is not on PATH`,
-            fix: 'apt-get install podman',
-          },
+      optionalToolCheck(podman, {
+        name: 'containers-storage:',
+        detail: "podman's storage, through podman",
+        missing: `${podmanName(ctx)} is not on PATH`,
+        fix: 'apt-get install podman',
+      }),
       docker.reachable
         ? {
             name: 'docker-daemon:',

@@ -11,7 +11,8 @@ import { localRunner } from '../quota/probe.js'
 import { parseSizeSetting } from '../quota/sizes.js'
 import { resolveStorage } from '../quota/storage-conf.js'
 import type { LimitInfo, Runner, StorageInfo } from '../quota/types.js'
-import { type DoctorContext, reason } from './context.js'
+import { formatBytes } from '../sizes.js'
+import { type DoctorContext, optionalToolCheck, reason } from './context.js'
 import type { CapabilityReport, DoctorCheck } from './types.js'
 
 const QUOTA_TOOLS: Array<{ name: 'quota' | 'lfs' | 'mmlsquota' | 'xfs_quota'; args: string[]; fix: string }> =
@@ -30,23 +31,11 @@ const QUOTA_TOOLS: Array<{ name: 'quota' | 'lfs' | 'mmlsquota' | 'xfs_quota'; ar
     },
   ]
 
-/** `12.3 GiB`: binary units, as airlock prints sizes. */
-export function gib(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024
-    i++
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`
-}
-
 function limitText(l: LimitInfo): string {
   if (l.hard === undefined && l.soft === undefined) return `unlimited (${l.source})`
   const parts = [
-    ...(l.hard !== undefined ? [`${gib(l.hard)} hard`] : []),
-    ...(l.soft !== undefined ? [`${gib(l.soft)} soft`] : []),
+    ...(l.hard !== undefined ? [`${formatBytes(l.hard)} hard`] : []),
+    ...(l.soft !== undefined ? [`${formatBytes(l.soft)} soft`] : []),
   ]
   const where = l.source === 'config' ? 'quota.limit in the config' : `${l.source} on ${l.filesystem ?? '?'}`
   return `${parts.join(', ')} (${where})`
@@ -101,7 +90,7 @@ export async function checkQuota(ctx: DoctorContext): Promise<CapabilityReport> 
           name: 'graphroot filesystem',
           status: 'ok',
           found: `${info.mountpoint} (${[info.type, info.filesystem].filter(Boolean).join(', ')})`,
-          detail: `${gib(info.available)} free of ${gib(info.size)}${info.path !== storage.graphroot ? ` (measured at ${info.path}; the graphroot does not exist yet)` : ''}`,
+          detail: `${formatBytes(info.available)} free of ${formatBytes(info.size)}${info.path !== storage.graphroot ? ` (measured at ${info.path}; the graphroot does not exist yet)` : ''}`,
         }
       : {
           name: 'graphroot filesystem',
@@ -118,23 +107,12 @@ export async function checkQuota(ctx: DoctorContext): Promise<CapabilityReport> 
       ? `asked about the graphroot's filesystem${info?.type ? ` (${info.type})` : ''}`
       : `not used for ${info?.type ?? 'this'} filesystems`
     checks.push(
-      t.path
-        ? {
-            name: spec.name,
-            status: 'ok',
-            optional: true,
-            found: t.path,
-            ...(t.version ? { version: t.version } : {}),
-            detail: role,
-          }
-        : {
-            name: spec.name,
-            status: 'missing',
-            optional: true,
-            detail: `not on PATH; ${role}`,
-            // Only worth installing for the filesystem it is for.
-            ...(applies.has(spec.name) ? { fix: spec.fix } : {}),
-          },
+      optionalToolCheck(t, {
+        detail: role,
+        missing: `not on PATH; ${role}`,
+        // Only worth installing for the filesystem it is for.
+        fix: applies.has(spec.name) ? spec.fix : undefined,
+      }),
     )
   }
 
@@ -173,24 +151,14 @@ export async function checkQuota(ctx: DoctorContext): Promise<CapabilityReport> 
   const nodes = ctx.config.quota?.nodes ?? []
   const sshTool = await ssh
   checks.push(
-    sshTool.path
-      ? {
-          name: 'ssh',
-          status: 'ok',
-          optional: true,
-          found: sshTool.path,
-          ...(sshTool.version ? { version: sshTool.version } : {}),
-          detail: 'for --node / quota.nodes',
-        }
-      : {
-          name: 'ssh',
-          status: nodes.length ? 'warn' : 'missing',
-          optional: true,
-          detail: nodes.length
-            ? `quota.nodes lists ${nodes.join(', ')}, but ssh is not on PATH`
-            : 'not on PATH; only --node needs it',
-          fix: 'apt-get install openssh-client',
-        },
+    optionalToolCheck(sshTool, {
+      detail: 'for --node / quota.nodes',
+      missing: nodes.length
+        ? `quota.nodes lists ${nodes.join(', ')}, but ssh is not on PATH`
+        : 'not on PATH; only --node needs it',
+      missingStatus: nodes.length ? 'warn' : 'missing',
+      fix: 'apt-get install openssh-client',
+    }),
   )
 
   const usable = storage.graphroot.startsWith('/') && info !== undefined

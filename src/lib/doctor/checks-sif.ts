@@ -6,7 +6,7 @@
  * the image is copied into the SIF (twice the space for a moment).
  */
 import { findBuilder } from '../sif/apptainer-builder.js'
-import type { DoctorContext, ToolProbe } from './context.js'
+import { type DoctorContext, optionalToolCheck, type ToolProbe } from './context.js'
 import type { CapabilityReport, DoctorCheck } from './types.js'
 
 const FIX_TAR2SQFS = 'apt-get install squashfs-tools-ng'
@@ -36,15 +36,11 @@ export async function checkSif(ctx: DoctorContext): Promise<CapabilityReport> {
   const builderTool = builder ? await ctx.tool(builder.name) : undefined
   const mkTar = mksquashfs.path ? mksquashfsHasTar(mksquashfs.version) : false
 
-  const tar2sqfsCheck: DoctorCheck = tar2sqfs.path
-    ? {
-        name: 'tar2sqfs',
-        status: 'ok',
-        optional: true,
-        ...versioned(tar2sqfs),
-        detail: 'the converter uses it first',
-      }
-    : { name: 'tar2sqfs', status: 'missing', optional: true, detail: 'not on PATH', fix: FIX_TAR2SQFS }
+  const tar2sqfsCheck = optionalToolCheck(tar2sqfs, {
+    detail: 'the converter uses it first',
+    missing: 'not on PATH',
+    fix: FIX_TAR2SQFS,
+  })
   const mksquashfsCheck: DoctorCheck = !mksquashfs.path
     ? { name: 'mksquashfs', status: 'missing', optional: true, detail: 'not on PATH', fix: FIX_MKSQUASHFS }
     : mkTar
@@ -111,21 +107,11 @@ export async function checkSif(ctx: DoctorContext): Promise<CapabilityReport> {
         fix: FIX_APPTAINER,
       }
 
-  const fallocateCheck: DoctorCheck = fallocate.path
-    ? {
-        name: 'fallocate',
-        status: 'ok',
-        optional: true,
-        ...versioned(fallocate),
-        detail: 'SIF header put in front of the image in place (ext4, XFS)',
-      }
-    : {
-        name: 'fallocate',
-        status: 'missing',
-        optional: true,
-        detail: 'the squashfs image is copied into the SIF (twice its size on disk for a moment)',
-        fix: 'apt-get install util-linux',
-      }
+  const fallocateCheck = optionalToolCheck(fallocate, {
+    detail: 'SIF header put in front of the image in place (ext4, XFS)',
+    missing: 'the squashfs image is copied into the SIF (twice its size on disk for a moment)',
+    fix: 'apt-get install util-linux',
+  })
 
   const usable = builtinUsable || builder !== undefined
   const summary = builder

@@ -59,7 +59,7 @@ function regionSource(ctx: DoctorContext): string {
 }
 
 type Connected =
-  | { ok: true; endpoint?: string; label: string; region: string; pathStyle: boolean; source: string }
+  | { ok: true; endpoint?: string; region: string; pathStyle: boolean; source: string }
   | { ok: false; error: unknown; timedOut?: boolean }
 
 async function connect(ctx: DoctorContext, profile: string): Promise<Connected> {
@@ -71,7 +71,6 @@ async function connect(ctx: DoctorContext, profile: string): Promise<Connected> 
       return {
         ok: true,
         ...(conn.endpoint ? { endpoint: conn.endpoint } : {}),
-        label: conn.label,
         region: conn.region,
         pathStyle: conn.pathStyle,
         source: sourceText(Object.keys(creds.$source ?? {}), profile, ctx.env),
@@ -222,12 +221,8 @@ export async function checkProminence(ctx: DoctorContext): Promise<CapabilityRep
         detail: 'not set',
         fix: 'set PROMINENCE_TOKEN to your PROMINENCE access token (e.g. from `prominence login`)',
       }
-  let usable = true
-  try {
-    prominenceConfig({ env })
-  } catch {
-    usable = false
-  }
+  // What the upload flow's config() would say with the real token: both settings are fine.
+  const usable = urlCheck.status === 'ok' && tokenCheck.status === 'ok'
   return {
     name: 'prominence',
     commands: 'upload --to prominence',

@@ -6,10 +6,10 @@
 import { type AirlockConfig, loadConfig } from '../config/config.js'
 import { dockerClient, dockerEndpoint, pingDocker } from '../engine/docker-api.js'
 import { findExecutable } from '../engine/index.js'
-import { AirlockError, toAirlockError } from '../errors.js'
+import { type AirlockError, toAirlockError } from '../errors.js'
 import { run } from '../exec.js'
 import type { EngineOptions } from '../transports/transport.js'
-import type { DoctorOptions } from './types.js'
+import type { CheckStatus, DoctorCheck, DoctorOptions } from './types.js'
 
 export const DEFAULT_TIMEOUT_MS = 1500
 
@@ -185,5 +185,32 @@ export function dockerTrouble(probe: DockerProbe): string {
 
 /** A check's failure as text for a report (the message, never a stack). */
 export function reason(err: unknown): string {
-  return err instanceof AirlockError ? err.message : toAirlockError(err).message
+  return toAirlockError(err).message
+}
+
+/**
+ * The check of a tool the capability works without: ok with its path and version when it is on PATH,
+ * else `missingStatus` (default missing) with why and, when given, the fix.
+ */
+export function optionalToolCheck(
+  t: ToolProbe,
+  opts: { name?: string; detail: string; missing: string; fix?: string; missingStatus?: CheckStatus },
+): DoctorCheck {
+  const name = opts.name ?? t.name
+  return t.path
+    ? {
+        name,
+        status: 'ok',
+        optional: true,
+        found: t.path,
+        ...(t.version ? { version: t.version } : {}),
+        detail: opts.detail,
+      }
+    : {
+        name,
+        status: opts.missingStatus ?? 'missing',
+        optional: true,
+        detail: opts.missing,
+        ...(opts.fix ? { fix: opts.fix } : {}),
+      }
 }
