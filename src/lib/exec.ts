@@ -43,20 +43,6 @@ function execaOptions(opts: Omit<RunOptions, 'input'>) {
   } as const
 }
 
-/** Whether `program` is an executable file on PATH (or at that path, when it has a slash). */
-export async function onPath(program: string, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const { access, constants } = await import('node:fs/promises')
-  const { delimiter, join } = await import('node:path')
-  const dirs = program.includes('/') ? [''] : (env.PATH ?? '').split(delimiter).filter(Boolean)
-  for (const dir of dirs) {
-    try {
-      await access(dir ? join(dir, program) : program, constants.X_OK)
-      return true
-    } catch {}
-  }
-  return false
-}
-
 export interface InputRunOptions extends Omit<RunOptions, 'input'> {
   /** Called with the size of every chunk handed to the program's stdin. */
   onInputBytes?: (n: number) => void

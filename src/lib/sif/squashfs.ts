@@ -25,8 +25,9 @@
 import { stat, unlink } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import type { Readable } from 'node:stream'
+import { findExecutable } from '../engine/detect-engine.js'
 import { AirlockError, isAirlockError } from '../errors.js'
-import { onPath, runWithInput } from '../exec.js'
+import { runWithInput } from '../exec.js'
 
 export type SquashfsTool = 'tar2sqfs' | 'mksquashfs'
 
@@ -154,8 +155,9 @@ async function chooseTool(
     })
   }
   const tool: SquashfsTool = wanted !== 'auto' ? wanted : offset ? 'mksquashfs' : 'tar2sqfs'
-  if (await onPath(tool, env)) return tool
-  if (wanted === 'auto' && tool === 'tar2sqfs' && (await onPath('mksquashfs', env))) return 'mksquashfs'
+  if (await findExecutable(tool, env)) return tool
+  if (wanted === 'auto' && tool === 'tar2sqfs' && (await findExecutable('mksquashfs', env)))
+    return 'mksquashfs'
   throw new AirlockError(
     'EXEC_FAILED',
     wanted === 'auto' && !offset
