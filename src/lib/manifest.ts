@@ -146,6 +146,20 @@ function asDescriptors(value: unknown, what: string): Descriptor[] {
   })
 }
 
+/**
+ * The media type of manifest bytes whose type nobody declared: their own `mediaType` field, else an
+ * OCI index or manifest by shape; '' when the bytes are not a JSON object.
+ */
+export function sniffManifestType(bytes: Buffer): string {
+  try {
+    const doc = JSON.parse(bytes.toString('utf8'))
+    if (typeof doc.mediaType === 'string') return doc.mediaType
+    return Array.isArray(doc.manifests) ? MEDIA.ociIndex : MEDIA.ociManifest
+  } catch {
+    return ''
+  }
+}
+
 export function normalizeContentType(ct: string | undefined): string | undefined {
   if (!ct) return undefined
   return ct.split(';')[0].trim().toLowerCase() || undefined

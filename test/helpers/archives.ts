@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { pack } from 'tar-stream'
-import { blob, type GeneratedImage, MANIFEST_INDENT, MEDIA_TYPES, sha256Digest } from './images.js'
+import { blob, diffIdsOf, type GeneratedImage, MANIFEST_INDENT, MEDIA_TYPES, sha256Digest } from './images.js'
 
 export interface TarMember {
   name: string
@@ -59,10 +59,6 @@ export async function writeTar(path: string, members: TarMember[]): Promise<void
 }
 
 const hex = (digest: string) => digest.slice('sha256:'.length)
-
-function diffIdsOf(img: GeneratedImage): string[] {
-  return JSON.parse(img.config.bytes.toString()).rootfs.diff_ids
-}
 
 function assertUncompressed(img: GeneratedImage): void {
   const ids = diffIdsOf(img)

@@ -178,6 +178,11 @@ export async function makeImage(opts: MakeImageOptions): Promise<GeneratedImage>
   return { manifest, config, layers, platform: platformJson(platform) }
 }
 
+/** The image config's rootfs.diff_ids: the layers as an engine lists them (uncompressed digests). */
+export function diffIdsOf(img: GeneratedImage): string[] {
+  return JSON.parse(img.config.bytes.toString('utf8')).rootfs.diff_ids
+}
+
 export interface MakeIndexOptions {
   platforms: Platform[]
   layerSizes: number[]

@@ -12,6 +12,13 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { execa } from 'execa'
 
+/** What `podman image inspect --format json` says of an image (the fields tests check). */
+export interface PodmanImage {
+  Id: string
+  RepoTags?: string[]
+  RootFS: { Layers: string[] }
+}
+
 export interface Podman {
   dir: string
   root: string
@@ -29,6 +36,8 @@ export interface Podman {
   ): Promise<{ stdout: string; stderr: string; exitCode: number }>
   /** `podman images --format json` parsed. */
   images(): Promise<Array<{ Id: string; Names?: string[]; Digest?: string; RepoDigests?: string[] }>>
+  /** `podman image inspect --format json NAME` parsed; undefined when podman has no such image. */
+  inspect(name: string): Promise<PodmanImage | undefined>
   cleanup(): Promise<void>
 }
 
@@ -69,6 +78,10 @@ export async function makePodman(): Promise<Podman> {
     },
     async images() {
       return JSON.parse((await p.run(['images', '--format', 'json'])).stdout || '[]')
+    },
+    async inspect(name) {
+      const r = await p.run(['image', 'inspect', '--format', 'json', name], { reject: false })
+      return r.exitCode === 0 ? (JSON.parse(r.stdout) as PodmanImage[])[0] : undefined
     },
     async cleanup() {
       // vfs layers can hold read-only directories; podman removes its own store first.

@@ -22,6 +22,7 @@ import {
 } from '../helpers/archives.js'
 import { BIN, isolatedEnv, runCli } from '../helpers/cli.js'
 import {
+  diffIdsOf,
   fetchManifestRaw,
   type GeneratedImage,
   type GeneratedIndex,
@@ -42,7 +43,6 @@ let imgB: GeneratedImage
 let multi: GeneratedIndex
 
 const hex = (d: string) => d.slice('sha256:'.length)
-const diffIds = (img: GeneratedImage): string[] => JSON.parse(img.config.bytes.toString()).rootfs.diff_ids
 let dirs = 0
 const freshDir = () => mkdtempSync(path.join(root, `${dirs++}-`))
 
@@ -125,8 +125,7 @@ describe('docker-archive: written by airlock', () => {
     await podman.run(['load', '-q', '-i', out])
     const loaded = (await podman.images()).find((i) => i.Names?.includes('localhost/arch/app:v1'))
     expect(loaded?.Id).toBe(hex(imgA.config.digest))
-    const inspect = JSON.parse((await podman.run(['image', 'inspect', 'localhost/arch/app:v1'])).stdout)[0]
-    expect(inspect.RootFS.Layers).toEqual(diffIds(imgA))
+    expect((await podman.inspect('localhost/arch/app:v1'))?.RootFS.Layers).toEqual(diffIdsOf(imgA))
 
     await copy(`docker-archive:${out}`, `${reg.host}/back/a:1`)
     const back = await stored('back/a', '1')
@@ -207,7 +206,7 @@ describe('archives made by podman, skopeo and docker are read', () => {
     const fromD = await stored('podman/d', '1')
     expect(fromD.config).toBe(imgA.config.digest)
     // podman stores layers uncompressed: the archive holds the diff IDs themselves.
-    expect(fromD.layers).toEqual(diffIds(imgA))
+    expect(fromD.layers).toEqual(diffIdsOf(imgA))
     expect(fromD.layerTypes[0]).toBe('application/vnd.docker.image.rootfs.diff.tar')
 
     // podman names the index.json entry with the full name. Converting to OCI rewrote the config
@@ -215,7 +214,7 @@ describe('archives made by podman, skopeo and docker are read', () => {
     await copy(`oci-archive:${o}:${reg.host}/arch/a:1`, `${reg.host}/podman/o:1`)
     const fromO = await stored('podman/o', '1')
     expect(fromO.digest).toBe(tarJson(o, 'index.json').manifests[0].digest)
-    expect(await storedDiffIds('podman/o', fromO.config)).toEqual(diffIds(imgA))
+    expect(await storedDiffIds('podman/o', fromO.config)).toEqual(diffIdsOf(imgA))
   })
 
   it('podman save -m: images chosen by name or @N; no or a wrong choice lists what is inside', async () => {
@@ -256,12 +255,12 @@ describe('archives made by podman, skopeo and docker are read', () => {
     const fromD = await stored('skopeo/d', '1')
     expect(fromD.config).toBe(imgA.config.digest)
     // skopeo decompresses layers into docker archives.
-    expect(fromD.layers).toEqual(diffIds(imgA))
+    expect(fromD.layers).toEqual(diffIdsOf(imgA))
 
     await copy(`oci-archive:${o}:a1`, `${reg.host}/skopeo/o:1`)
     const fromO = await stored('skopeo/o', '1')
     expect(fromO.digest).toBe(tarJson(o, 'index.json').manifests[0].digest)
-    expect(await storedDiffIds('skopeo/o', fromO.config)).toEqual(diffIds(imgA))
+    expect(await storedDiffIds('skopeo/o', fromO.config)).toEqual(diffIdsOf(imgA))
     expect(fromO.layers).toEqual(imgA.layers.map((l) => l.digest))
   })
 

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isolatedEnv, json, runCli } from '../helpers/cli.js'
-import { fetchManifestRaw, type GeneratedImage, makeIndex, pushRaw } from '../helpers/images.js'
+import { diffIdsOf, fetchManifestRaw, type GeneratedImage, makeIndex, pushRaw } from '../helpers/images.js'
 import { makePodman, type Podman, type PodmanService, startPodmanService } from '../helpers/podman.js'
 import { startRegistry, type TestRegistry } from '../helpers/registry.js'
 
@@ -18,27 +18,12 @@ let podman: Podman
 let svc: PodmanService
 let amd64: GeneratedImage
 
-interface PodmanImage {
-  Id: string
-  RepoTags?: string[]
-  RootFS: { Layers: string[] }
-}
-
 /** The CLI with podman's storage from CONTAINERS_STORAGE_CONF, as a user with storage.conf has it. */
 function airlock(args: string[], extra: NodeJS.ProcessEnv = {}) {
   return runCli(args, {
     env: isolatedEnv({ ...podman.env, TMPDIR: podman.dir, ...extra }),
     timeoutMs: 120_000,
   })
-}
-
-async function inspect(name: string): Promise<PodmanImage | undefined> {
-  const r = await podman.run(['image', 'inspect', '--format', 'json', name], { reject: false })
-  return r.exitCode === 0 ? (JSON.parse(r.stdout) as PodmanImage[])[0] : undefined
-}
-
-function diffIds(img: GeneratedImage): string[] {
-  return JSON.parse(img.config.bytes.toString('utf8')).rootfs.diff_ids
 }
 
 beforeAll(async () => {
@@ -77,7 +62,7 @@ describe('pull, tag by image ID, push into a Harbor project (podman)', () => {
     const tagged = await airlock(['tag', shortId, target])
     expect(tagged.code, tagged.stderr).toBe(0)
     expect(tagged.stdout).toContain(`${target} -> ${p.id} (podman)`)
-    expect((await inspect(target))?.Id).toBe(p.id.slice(7))
+    expect((await podman.inspect(target))?.Id).toBe(p.id.slice(7))
 
     const pushed = await airlock(['push', '--json', target])
     expect(pushed.code, pushed.stderr).toBe(0)
@@ -104,9 +89,9 @@ describe('pull, tag by image ID, push into a Harbor project (podman)', () => {
 
     await podman.run(['rmi', '-f', p.id.slice(7)])
     await podman.run(['pull', '-q', '--tls-verify=false', target])
-    const back = await inspect(target)
+    const back = await podman.inspect(target)
     expect(back?.Id).toBe(p.id.slice(7))
-    expect(back?.RootFS.Layers).toEqual(diffIds(amd64))
+    expect(back?.RootFS.Layers).toEqual(diffIdsOf(amd64))
   })
 
   it('puts bare names into <harbor>/<project>/ with the group lowercased, from flags or the config file', async () => {
@@ -209,7 +194,9 @@ describe('save and load', () => {
     expect(l.images).toHaveLength(1)
     expect(l.images[0].names).toEqual([`${hub.host}/library/alpine:latest`])
     expect(l.images[0].id).toBe(amd64.config.digest)
-    expect((await inspect(`${hub.host}/library/alpine:latest`))?.RootFS.Layers).toEqual(diffIds(amd64))
+    expect((await podman.inspect(`${hub.host}/library/alpine:latest`))?.RootFS.Layers).toEqual(
+      diffIdsOf(amd64),
+    )
   })
 
   it('saves straight from a registry (no engine) and refuses a missing output flag', async () => {

@@ -23,6 +23,7 @@ import type { EngineOptions } from '../../src/lib/transports/transport.js'
 import { isolatedEnv, json, runCli } from '../helpers/cli.js'
 import {
   blob,
+  diffIdsOf,
   fetchManifestRaw,
   type GeneratedImage,
   MEDIA_TYPES,
@@ -41,21 +42,6 @@ let scratch: string
 let byFlags: EngineOptions
 /** The same storage through the Docker Engine API of `podman system service`. */
 let byApi: EngineOptions
-
-interface PodmanImage {
-  Id: string
-  RepoTags?: string[]
-  RootFS: { Layers: string[] }
-}
-
-async function inspect(name: string): Promise<PodmanImage | undefined> {
-  const r = await podman.run(['image', 'inspect', '--format', 'json', name], { reject: false })
-  return r.exitCode === 0 ? (JSON.parse(r.stdout) as PodmanImage[])[0] : undefined
-}
-
-function diffIds(img: GeneratedImage): string[] {
-  return JSON.parse(img.config.bytes.toString('utf8')).rootfs.diff_ids
-}
 
 /** A fresh, empty temporary directory for one copy, to check that nothing is left in it. */
 async function tmpDirFor(name: string): Promise<string> {
@@ -108,10 +94,10 @@ describe('containers-storage: (podman CLI)', () => {
     expect(json(r)).toMatchObject({ destination: `containers-storage:${reg.host}/eng/cli:1` })
     const images = await podman.images()
     expect(images.flatMap((i) => i.Names ?? [])).toContain(`${reg.host}/eng/cli:1`)
-    const info = await inspect(`${reg.host}/eng/cli:1`)
+    const info = await podman.inspect(`${reg.host}/eng/cli:1`)
     // Image ID = config digest; the layers podman stored are the image's diff IDs.
     expect(`sha256:${info?.Id}`).toBe(img.config.digest)
-    expect(info?.RootFS.Layers).toEqual(diffIds(img))
+    expect(info?.RootFS.Layers).toEqual(diffIdsOf(img))
     // No temporary names, no temporary files.
     expect(info?.RepoTags).toEqual([`${reg.host}/eng/cli:1`])
     expect(await readdir(tmp)).toEqual([])
@@ -152,11 +138,11 @@ describe('containers-storage: (podman CLI)', () => {
 
     // Pull back with podman itself from a store that no longer has the image.
     await podman.run(['rmi', '--force', img.config.digest.slice('sha256:'.length)])
-    expect(await inspect(`${reg.host}/eng/src:1`)).toBeUndefined()
+    expect(await podman.inspect(`${reg.host}/eng/src:1`)).toBeUndefined()
     await podman.run(['pull', '-q', '--tls-verify=false', `${reg.host}/eng/pushed:id`])
-    const back = await inspect(`${reg.host}/eng/pushed:id`)
+    const back = await podman.inspect(`${reg.host}/eng/pushed:id`)
     expect(`sha256:${back?.Id}`).toBe(img.config.digest)
-    expect(back?.RootFS.Layers).toEqual(diffIds(img))
+    expect(back?.RootFS.Layers).toEqual(diffIdsOf(img))
 
     // podman remembers the manifest digest of what it pulled: copying that same manifest is a no-op.
     const noop = await copyImage(
@@ -185,7 +171,7 @@ describe('containers-storage: (podman CLI)', () => {
       destination: { engine: { env: byFlags.env } },
     })
     // A name without a registry stays under localhost, and gets :latest, as podman names it.
-    expect(`sha256:${(await inspect('localhost/spec:latest'))?.Id}`).toBe(img.config.digest)
+    expect(`sha256:${(await podman.inspect('localhost/spec:latest'))?.Id}`).toBe(img.config.digest)
   })
 
   it('leaves no temporary files and no name when a copy fails', async () => {
@@ -232,7 +218,7 @@ describe('containers-storage: (podman CLI)', () => {
     expect(err.message).toContain('podman load')
     expect(err.message).toContain('invalid tar header')
     expect(await readdir(tmp)).toEqual([])
-    expect(await inspect('localhost/bad:1')).toBeUndefined()
+    expect(await podman.inspect('localhost/bad:1')).toBeUndefined()
 
     // A blob that fails its digest mid-copy: same, before podman is ever asked.
     const good = await makeImage({ layerSizes: [4_000], seed: 406 })
@@ -248,7 +234,7 @@ describe('containers-storage: (podman CLI)', () => {
     )
     expect(err2.code).toBe('DIGEST_MISMATCH')
     expect(await readdir(tmp)).toEqual([])
-    expect(await inspect('localhost/corrupt:1')).toBeUndefined()
+    expect(await podman.inspect('localhost/corrupt:1')).toBeUndefined()
 
     // The Docker API refuses the junk layer too: an AirlockError with the engine's words, no files.
     const err3 = await errorOf(
@@ -260,7 +246,7 @@ describe('containers-storage: (podman CLI)', () => {
     expect(err3.message).toContain('localhost/bad:2')
     expect(err3.message).toContain('invalid tar header')
     expect(await readdir(tmp)).toEqual([])
-    expect(await inspect('localhost/bad:2')).toBeUndefined()
+    expect(await podman.inspect('localhost/bad:2')).toBeUndefined()
   })
 })
 
@@ -274,9 +260,9 @@ describe('docker-daemon: (Docker Engine API of podman system service)', () => {
     })
     expect(into.digestsPreserved).toBe(false)
     // The service shares the podman store: the image is there under the name.
-    const stored = await inspect(`${reg.host}/eng/api:1`)
+    const stored = await podman.inspect(`${reg.host}/eng/api:1`)
     expect(`sha256:${stored?.Id}`).toBe(img.config.digest)
-    expect(stored?.RootFS.Layers).toEqual(diffIds(img))
+    expect(stored?.RootFS.Layers).toEqual(diffIdsOf(img))
 
     // Back out through the CLI, with DOCKER_HOST naming the socket.
     const r = await runCli(
@@ -289,7 +275,7 @@ describe('docker-daemon: (Docker Engine API of podman system service)', () => {
     const m = JSON.parse((await fetchManifestRaw(reg, 'eng/api-back', '1')).bytes.toString('utf8'))
     expect(m.config.digest).toBe(img.config.digest)
     const cfg = await registryRequest(reg, `/v2/eng/api-back/blobs/${m.config.digest}`)
-    expect(JSON.parse(cfg.body.toString('utf8')).rootfs.diff_ids).toEqual(diffIds(img))
+    expect(JSON.parse(cfg.body.toString('utf8')).rootfs.diff_ids).toEqual(diffIdsOf(img))
     expect(await readdir(tmp)).toEqual([])
   })
 
@@ -352,7 +338,9 @@ describe('engine library', () => {
     const short = img.config.digest.slice(7, 15)
     const viaPodman = await tagLocalImage('podman', short, ['harbor.example.org/mygroup/app:1.0'], byFlags)
     expect(viaPodman).toEqual({ id: img.config.digest, tagged: ['harbor.example.org/mygroup/app:1.0'] })
-    expect(`sha256:${(await inspect('harbor.example.org/mygroup/app:1.0'))?.Id}`).toBe(img.config.digest)
+    expect(`sha256:${(await podman.inspect('harbor.example.org/mygroup/app:1.0'))?.Id}`).toBe(
+      img.config.digest,
+    )
 
     const viaApi = await tagLocalImage(
       'docker',
@@ -361,7 +349,9 @@ describe('engine library', () => {
       byApi,
     )
     expect(viaApi.tagged).toEqual(['harbor.example.org/mygroup/app:api'])
-    expect(`sha256:${(await inspect('harbor.example.org/mygroup/app:api'))?.Id}`).toBe(img.config.digest)
+    expect(`sha256:${(await podman.inspect('harbor.example.org/mygroup/app:api'))?.Id}`).toBe(
+      img.config.digest,
+    )
 
     // Names are checked before anything is tagged: an uppercase project is refused.
     const bad = await errorOf(
@@ -373,7 +363,7 @@ describe('engine library', () => {
       ),
     )
     expect(bad.code).toBe('INVALID_REFERENCE')
-    expect(await inspect('harbor.example.org/x/ok:1')).toBeUndefined()
+    expect(await podman.inspect('harbor.example.org/x/ok:1')).toBeUndefined()
 
     const listed = await listLocalImages('podman', byFlags)
     const entry = listed.find((i) => i.id === img.config.digest)

@@ -252,15 +252,11 @@ async function run(
     signal,
   )
 
-  // Manifests: children by digest, then the index, then the tag. The top manifest (image or index)
-  // is stored by commit itself when the destination does both in one request (PUT by tag).
-  const topByCommit = dst.capabilities.commitStoresManifest === true
-  const toWrite = plans
-    .filter((p) => !p.present && !(topByCommit && p.manifest === top))
-    .map((p) => p.manifest)
-  result.manifests.present = plans.filter((p) => p.present).length
+  // Manifests: children by digest, then the top one (image or index) and the tag. A destination that
+  // does both in one request (PUT by tag) stores the top manifest in commit itself.
+  const children = plans.filter((p) => !p.present && p.manifest !== top).map((p) => p.manifest)
   await runPool(
-    toWrite,
+    children,
     jobs,
     async (m) => {
       await dst.putManifest(m)
@@ -268,22 +264,15 @@ async function run(
     },
     signal,
   )
-  result.manifests.written = toWrite.length
-  result.manifests.total = plans.length
-  if (parsed.kind === 'index') {
-    result.manifests.total++
-    if (!topByCommit) {
-      await dst.putManifest(top)
-      emit?.({ type: 'manifest', digest: top.digest, mediaType: top.mediaType })
-      result.manifests.written++
-    }
+  result.manifests = {
+    total: plans.length + (parsed.kind === 'index' ? 1 : 0),
+    written: children.length + 1,
+    present: plans.filter((p) => p.present).length,
   }
+  if (!dst.capabilities.commitStoresManifest) await dst.putManifest(top)
   signal.throwIfAborted()
-  await dst.commit(top, !topByCommit)
-  if (topByCommit) {
-    emit?.({ type: 'manifest', digest: top.digest, mediaType: top.mediaType })
-    result.manifests.written++
-  }
+  await dst.commit(top)
+  emit?.({ type: 'manifest', digest: top.digest, mediaType: top.mediaType })
   emit?.({ type: 'commit', digest: top.digest, destination: dst.reference.toString() })
   result.seconds = (performance.now() - started) / 1000
   return result

@@ -8,12 +8,13 @@ import { basename, resolve } from 'node:path'
 import { type CopyResult, copyImage } from '../copy/copy-image.js'
 import { detectEngine, engineTransportRef, tagLocalImage } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
-import { MEDIA, parseManifest } from '../manifest.js'
 import { preflightPodmanWrite, type QuotaFlowOptions } from '../quota/checked-copy.js'
 import type { SpaceCheck } from '../quota/preflight.js'
 import { parseDockerRef } from '../reference.js'
-import { ArchiveFile, MAX_JSON } from '../transports/archive/archive-file.js'
-import { DockerArchiveReference, listDockerArchive } from '../transports/docker-archive/transport.js'
+import { ArchiveFile } from '../transports/archive/archive-file.js'
+import { readManifestJson } from '../transports/docker-archive/source.js'
+import { DockerArchiveReference } from '../transports/docker-archive/transport.js'
+import { readOciIndex } from '../transports/oci-archive/source.js'
 import { OciArchiveReference } from '../transports/oci-archive/transport.js'
 import { REF_NAME } from '../transports/oci-layout/transport.js'
 import type { ImageReference } from '../transports/transport.js'
@@ -116,21 +117,28 @@ export async function loadImages(
   return { engine, file: path, format, images, notices, ...(preflight ? { preflight } : {}) }
 }
 
+/** What the archive holds, read from one opening of it: docker-archive first, else oci-archive. */
 async function listArchive(
   path: string,
 ): Promise<{ format: 'docker-archive' | 'oci-archive'; items: Array<{ index: number; names: string[] }> }> {
+  const archive = await ArchiveFile.open(path, `docker-archive:${path}`)
   try {
-    const items = await listDockerArchive(path)
-    return { format: 'docker-archive', items: items.map((i) => ({ index: i.index, names: i.repoTags })) }
+    const items = await readManifestJson(archive)
+    return { format: 'docker-archive', items: items.map((it, index) => ({ index, names: it.RepoTags })) }
   } catch (err) {
     if (!(err instanceof AirlockError)) throw err
-    const oci = await listOciArchiveImages(path).catch(() => undefined)
+    const oci = await readOciIndex(archive).catch(() => undefined)
     if (!oci) throw err
     return {
       format: 'oci-archive',
       // skopeo writes bare tags ("latest") as ref.name; only a full reference names an image.
-      items: oci.map((i) => ({ index: i.index, names: i.name && /[/:]/.test(i.name) ? [i.name] : [] })),
+      items: oci.map((c, index) => {
+        const name = c.annotations?.[REF_NAME]
+        return { index, names: name && /[/:]/.test(name) ? [name] : [] }
+      }),
     }
+  } finally {
+    await archive.close()
   }
 }
 
@@ -141,18 +149,5 @@ function normalized(name: string): string[] {
     return ref.tag || ref.digest ? [ref.toString()] : [`${ref.toString()}:latest`]
   } catch {
     return []
-  }
-}
-
-/** The images an oci-archive holds (index.json entries), with their ref.name annotations. */
-async function listOciArchiveImages(path: string): Promise<Array<{ index: number; name?: string }>> {
-  const archive = await ArchiveFile.open(path, `oci-archive:${path}`)
-  try {
-    const bytes = await archive.read(archive.file('index.json', 'index.json'), MAX_JSON)
-    const index = parseManifest(bytes, MEDIA.ociIndex, `oci-archive:${path} (index.json)`)
-    if (index.kind !== 'index') return []
-    return index.children.map((c, i) => ({ index: i, name: c.annotations?.[REF_NAME] }))
-  } finally {
-    await archive.close()
   }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type Dockerode from 'dockerode'
 import { AirlockError } from '../errors.js'
 import type { EngineOptions } from '../transports/transport.js'
-import { type LocalImage, mergeLocalImages } from './local-image.js'
+import { type LocalImage, listedImage, mergeLocalImages } from './local-image.js'
 
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
 
@@ -174,13 +174,5 @@ export async function dockerListImages(opts: EngineOptions = {}): Promise<LocalI
   } catch (err) {
     throw dockerError(err, 'listing images', opts)
   }
-  return mergeLocalImages(
-    list.map((i) => ({
-      id: i.Id,
-      names: i.RepoTags ?? [],
-      repoDigests: i.RepoDigests ?? [],
-      ...(typeof i.Size === 'number' ? { size: i.Size } : {}),
-      ...(typeof i.Created === 'number' ? { created: new Date(i.Created * 1000).toISOString() } : {}),
-    })),
-  )
+  return mergeLocalImages(list.map((i) => listedImage(i, i.RepoTags)))
 }

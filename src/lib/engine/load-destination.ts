@@ -10,17 +10,21 @@
  * so currentDigest can say "already there" only then; otherwise every copy loads (the engine reuses
  * layers it has). hasManifest is always false.
  */
+import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { type Descriptor, MEDIA, parseManifest } from '../manifest.js'
 import type { ImageRef } from '../reference.js'
 import type {
   DestinationCapabilities,
+  EngineOptions,
   ImageDestination,
   ImageReference,
   RawManifest,
   ReuseResult,
+  TransportContext,
 } from '../transports/transport.js'
-import type { TempDir } from './temp-dir.js'
+import { openArchiveWriter } from './docker-archive-file.js'
+import { makeTempDir, type TempDir } from './temp-dir.js'
 
 export const IMAGE_MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest]
 
@@ -90,9 +94,9 @@ export class LoadingDestination implements ImageDestination {
     return this.inner.putManifest(manifest)
   }
 
-  async commit(top: RawManifest, stored: boolean): Promise<void> {
+  async commit(top: RawManifest): Promise<void> {
     const parsed = parseManifest(top.bytes, top.mediaType, this.reference.toString())
-    await this.inner.commit(top, stored)
+    await this.inner.commit(top)
     await this.closeInner()
     this.opts.signal?.throwIfAborted()
     this.loadedId = await this.opts.load({
@@ -115,6 +119,29 @@ export class LoadingDestination implements ImageDestination {
     } finally {
       await this.opts.tmp.remove()
     }
+  }
+}
+
+/**
+ * A LoadingDestination for `name`, its archive in a new temporary directory (`airlock-<purpose>-…`)
+ * that close() removes, or this when opening fails.
+ */
+export async function openLoadingDestination(
+  ref: ImageReference,
+  name: ImageRef,
+  opts: EngineOptions,
+  purpose: string,
+  ctx: TransportContext,
+  engine: Pick<LoadingOptions, 'load' | 'current'>,
+): Promise<LoadingDestination> {
+  const tmp = await makeTempDir(opts, purpose)
+  try {
+    const file = join(tmp.path, 'image.tar')
+    const inner = await openArchiveWriter(file, name, ctx)
+    return new LoadingDestination(ref, inner, { file, tmp, name, signal: ctx.signal, ...engine })
+  } catch (err) {
+    await tmp.remove()
+    throw err
   }
 }
 

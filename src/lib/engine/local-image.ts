@@ -81,6 +81,21 @@ export function normalizeLocalImage(img: LocalImage): LocalImage {
   }
 }
 
+/** An entry of an engine's image listing (`podman images --format json`, `GET /images/json`). */
+export function listedImage(
+  e: { Id: string; RepoDigests?: string[] | null; Size?: number; Created?: number },
+  names: string[] | null | undefined,
+): LocalImage {
+  return {
+    id: e.Id,
+    names: names ?? [],
+    repoDigests: e.RepoDigests ?? [],
+    ...(typeof e.Size === 'number' ? { size: e.Size } : {}),
+    // Unix seconds in both engines' listings.
+    ...(typeof e.Created === 'number' ? { created: new Date(e.Created * 1000).toISOString() } : {}),
+  }
+}
+
 /**
  * One entry per image: `podman images --format json` prints an image once per name (podman 4.3),
  * which would make every short ID of a twice-named image look ambiguous.

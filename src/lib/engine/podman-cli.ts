@@ -10,7 +10,7 @@
 import { AirlockError } from '../errors.js'
 import { type RunResult, run } from '../exec.js'
 import type { EngineOptions } from '../transports/transport.js'
-import { type LocalImage, mergeLocalImages } from './local-image.js'
+import { type LocalImage, listedImage, mergeLocalImages } from './local-image.js'
 
 export function podmanProgram(opts: EngineOptions = {}): string {
   return opts.podman?.path ?? 'podman'
@@ -94,11 +94,8 @@ interface PodmanListEntry {
 }
 
 /** Every image of the store, intermediate ones included (`podman images --all --format json`). */
-export async function podmanListImages(
-  opts: EngineOptions = {},
-  signal?: AbortSignal,
-): Promise<LocalImage[]> {
-  const res = await runPodman(['images', '--all', '--format', 'json'], opts, { signal })
+export async function podmanListImages(opts: EngineOptions = {}): Promise<LocalImage[]> {
+  const res = await runPodman(['images', '--all', '--format', 'json'], opts)
   let list: PodmanListEntry[]
   try {
     list = JSON.parse(res.stdout.trim() || '[]') as PodmanListEntry[]
@@ -107,13 +104,5 @@ export async function podmanListImages(
       hint: 'check that `podman images --format json` works on its own',
     })
   }
-  return mergeLocalImages(
-    list.map((e) => ({
-      id: e.Id,
-      names: e.Names ?? [],
-      repoDigests: e.RepoDigests ?? [],
-      ...(typeof e.Size === 'number' ? { size: e.Size } : {}),
-      ...(typeof e.Created === 'number' ? { created: new Date(e.Created * 1000).toISOString() } : {}),
-    })),
-  )
+  return mergeLocalImages(list.map((e) => listedImage(e, e.Names)))
 }

@@ -1,5 +1,5 @@
 /**
- * An ImageSource over a temporary copy an engine wrote (an OCI layout from `podman push`, a
+ * An ImageSource over a temporary copy an engine wrote (a `dir:` copy from `podman push`, a
  * docker-archive from the Docker API's `GET /images/{name}/get`), named as the engine reference
  * and removing the copy on close.
  *

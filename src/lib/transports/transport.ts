@@ -94,10 +94,10 @@ export interface ImageDestination {
   /** Stores a manifest by digest, without tagging it. Its blobs/children must already be stored. */
   putManifest(manifest: RawManifest): Promise<void>
   /**
-   * Points the reference's tag at `top` (the last step of a copy). `stored` says whether putManifest
-   * already stored `top`; it is false only when the destination declares commitStoresManifest.
+   * Points the reference's tag at `top` (the last step of a copy). putManifest has stored `top`
+   * already, unless the destination declares commitStoresManifest.
    */
-  commit(top: RawManifest, stored: boolean): Promise<void>
+  commit(top: RawManifest): Promise<void>
   close(): Promise<void>
 }
 

@@ -37,6 +37,47 @@ export function parseArchiveLocation(transport: string, within: string): Archive
 }
 
 /** "@0: a:1, @1: b:2" for error hints. */
-export function listChoices(names: Array<string | undefined>): string {
+function listChoices(names: Array<string | undefined>): string {
   return names.map((n, i) => `@${i}: ${n ?? '(no name)'}`).join(', ')
+}
+
+/**
+ * The image of an archive REF picks: the `@N`-th, the one `byName` finds for a name, or the only
+ * one. Errors list the archive's images by `labels` (one per image, undefined for none).
+ */
+export function selectArchiveImage<T>(
+  images: T[],
+  sel: { index?: number; name?: string },
+  what: string,
+  how: {
+    /** The member listing the images, for "holds no images (index.json is empty)". */
+    listFile: string
+    labels: Array<string | undefined>
+    byName: (name: string) => T | undefined
+  },
+): T {
+  const inside = listChoices(how.labels)
+  if (!images.length) {
+    throw new AirlockError('INVALID_INPUT', `${what} holds no images (${how.listFile} is empty)`)
+  }
+  if (sel.index !== undefined) {
+    const hit = images[sel.index]
+    if (hit) return hit
+    throw new AirlockError(
+      'INVALID_INPUT',
+      `${what}: there is no image @${sel.index}; the archive holds ${images.length}`,
+      { hint: `images in the archive: ${inside}` },
+    )
+  }
+  if (sel.name !== undefined) {
+    const hit = how.byName(sel.name)
+    if (hit) return hit
+    throw new AirlockError('INVALID_INPUT', `${what}: no image named ${sel.name} in the archive`, {
+      hint: `images in the archive: ${inside}`,
+    })
+  }
+  if (images.length === 1) return images[0]
+  throw new AirlockError('INVALID_INPUT', `${what} holds ${images.length} images; say which one`, {
+    hint: `add :NAME or :@N to the reference; images in the archive: ${inside}`,
+  })
 }

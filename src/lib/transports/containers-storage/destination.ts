@@ -4,12 +4,9 @@
  * the config bytes (image ID = config digest) and moves the name off any image that had it, as
  * `podman pull` does. The result is checked with `podman image inspect --format json`.
  */
-import { join } from 'node:path'
-import { openArchiveWriter } from '../../engine/docker-archive-file.js'
-import { LoadingDestination, type LoadRequest, loadFailureReason } from '../../engine/load-destination.js'
+import { type LoadRequest, loadFailureReason, openLoadingDestination } from '../../engine/load-destination.js'
 import { destinationName } from '../../engine/local-image.js'
 import { lastLines, runPodman } from '../../engine/podman-cli.js'
-import { makeTempDir } from '../../engine/temp-dir.js'
 import { AirlockError } from '../../errors.js'
 import { isValidDigest } from '../../reference.js'
 import type { EngineOptions, ImageDestination, TransportContext } from '../transport.js'
@@ -23,22 +20,10 @@ export async function openPodmanDestination(
   const opts = ref.engineOptions(ctx)
   // Fail before any byte moves when podman or its storage is unusable.
   await runPodman(['version', '--format', 'json'], opts, { signal: ctx.signal })
-  const tmp = await makeTempDir(opts, 'podman-load')
-  try {
-    const file = join(tmp.path, 'image.tar')
-    const inner = await openArchiveWriter(file, name, ctx)
-    return new LoadingDestination(ref, inner, {
-      file,
-      tmp,
-      name,
-      load: (req) => podmanLoad(req, opts),
-      current: () => podmanCurrentDigest(name.toString(), opts, ctx.signal),
-      signal: ctx.signal,
-    })
-  } catch (err) {
-    await tmp.remove()
-    throw err
-  }
+  return openLoadingDestination(ref, name, opts, 'podman-load', ctx, {
+    load: (req) => podmanLoad(req, opts),
+    current: () => podmanCurrentDigest(name.toString(), opts, ctx.signal),
+  })
 }
 
 interface PodmanInspect {

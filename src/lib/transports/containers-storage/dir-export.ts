@@ -15,7 +15,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { sha256Digest, verifyBytes } from '../../digest.js'
 import { AirlockError } from '../../errors.js'
-import { type Descriptor, MEDIA } from '../../manifest.js'
+import { type Descriptor, sniffManifestType } from '../../manifest.js'
 import { isValidDigest } from '../../reference.js'
 import type { BlobStream, ImageReference, ImageSource, RawManifest } from '../transport.js'
 
@@ -39,16 +39,8 @@ export class DirExportSource implements ImageSource {
         hint: 'run the same podman push to dir: by hand to see what podman does',
       })
     }
-    let mediaType = ''
-    try {
-      const doc = JSON.parse(bytes.toString('utf8'))
-      mediaType =
-        typeof doc.mediaType === 'string'
-          ? doc.mediaType
-          : Array.isArray(doc.manifests)
-            ? MEDIA.ociIndex
-            : MEDIA.ociManifest
-    } catch {
+    const mediaType = sniffManifestType(bytes)
+    if (!mediaType) {
       throw new AirlockError(
         'EXEC_FAILED',
         `podman push wrote a manifest.json for ${reference} that is not JSON`,

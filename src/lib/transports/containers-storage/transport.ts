@@ -7,8 +7,8 @@
  * `[driver@graphroot+runroot]REF`, picks the storage; otherwise EngineOptions.podman, else
  * storage.conf as podman resolves it (CONTAINERS_STORAGE_CONF and the usual files).
  *
- * Reading exports the image with `podman push ID oci:TMP` (podman gzips the layers) and reads that
- * layout; writing builds a docker-archive in a temporary file and `podman load`s it in commit, so
+ * Reading exports the image with `podman push --compress ID dir:TMP` (see dir-export.ts) and reads
+ * that copy; writing builds a docker-archive in a temporary file and `podman load`s it in commit, so
  * the name appears only when the whole image is stored. Engines keep configs and layers, not
  * manifests: the image ID (= config digest) and diff IDs survive, manifest digests do not.
  */

@@ -18,17 +18,12 @@ import { type Descriptor, MEDIA, parseManifest } from '../../manifest.js'
 import { type ImageRef, isValidDigest } from '../../reference.js'
 import { TarFileWriter } from '../archive/tar-writer.js'
 import type { ImageDestination, ImageReference, RawManifest, ReuseResult } from '../transport.js'
+import type { ManifestItem } from './manifest-json.js'
 
 const CONFIG_TYPES = new Set<string>([
   'application/vnd.docker.container.image.v1+json',
   'application/vnd.oci.image.config.v1+json',
 ])
-
-interface Item {
-  Config: string
-  RepoTags: string[]
-  Layers: string[]
-}
 
 export class DockerArchiveDestination implements ImageDestination {
   readonly capabilities = { concurrentBlobs: false, canMount: false, preservesDigests: false }
@@ -36,7 +31,7 @@ export class DockerArchiveDestination implements ImageDestination {
   readonly supportedManifestTypes: readonly string[] = [MEDIA.dockerManifest, MEDIA.ociManifest]
   /** Archive path of every blob written, by digest. */
   private readonly paths = new Map<string, string>()
-  private item: Item | undefined
+  private item: ManifestItem | undefined
   private layerDigests: string[] = []
 
   private constructor(
@@ -107,9 +102,9 @@ export class DockerArchiveDestination implements ImageDestination {
     return p
   }
 
-  async commit(top: RawManifest, _stored: boolean): Promise<void> {
+  async commit(top: RawManifest): Promise<void> {
     if (!this.item) await this.putManifest(top)
-    const item = this.item as Item
+    const item = this.item as ManifestItem
     if (this.tag && this.layerDigests.length) {
       // docker and containers/image name the top layer's legacy ID here; only pre-1.10 docker load
       // reads it (and then needs per-layer directories, which are not written). A chain ID is unique.

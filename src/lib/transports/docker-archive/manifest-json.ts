@@ -11,7 +11,7 @@
  */
 import { AirlockError } from '../../errors.js'
 import { type ImageRef, parseDockerRef } from '../../reference.js'
-import { listChoices } from '../archive/archive-reference.js'
+import { selectArchiveImage } from '../archive/archive-reference.js'
 
 export interface ManifestItem {
   Config: string
@@ -67,29 +67,9 @@ export interface Selection {
  * `docker.io/library/alpine:latest`), the `@N`-th item, or the only one.
  */
 export function selectItem(items: ManifestItem[], sel: Selection, what: string): ManifestItem {
-  const inside = listChoices(items.map((it) => (it.RepoTags.length ? it.RepoTags.join(' ') : undefined)))
-  if (!items.length) {
-    throw new AirlockError('INVALID_INPUT', `${what} holds no images (manifest.json is empty)`)
-  }
-  if (sel.index !== undefined) {
-    const item = items[sel.index]
-    if (item) return item
-    throw new AirlockError(
-      'INVALID_INPUT',
-      `${what}: there is no image @${sel.index}; the archive holds ${items.length}`,
-      { hint: `images in the archive: ${inside}` },
-    )
-  }
-  if (sel.name) {
-    const want = sel.name.toString()
-    const hit = items.find((it) => it.RepoTags.some((t) => normalizedTag(t) === want))
-    if (hit) return hit
-    throw new AirlockError('INVALID_INPUT', `${what}: no image named ${want} in the archive`, {
-      hint: `images in the archive: ${inside}`,
-    })
-  }
-  if (items.length === 1) return items[0]
-  throw new AirlockError('INVALID_INPUT', `${what} holds ${items.length} images; say which one`, {
-    hint: `add :NAME or :@N to the reference; images in the archive: ${inside}`,
+  return selectArchiveImage(items, { index: sel.index, name: sel.name?.toString() }, what, {
+    listFile: 'manifest.json',
+    labels: items.map((it) => (it.RepoTags.length ? it.RepoTags.join(' ') : undefined)),
+    byName: (want) => items.find((it) => it.RepoTags.some((t) => normalizedTag(t) === want)),
   })
 }

@@ -4,12 +4,9 @@
  * `{"stream":"Loaded image ID: sha256:…"}`, `{"error":"…"}`); an error line fails the copy, and the
  * image is tagged with the requested name when the load did not name it.
  */
-import { join } from 'node:path'
 import { dockerClient, dockerError, pingDocker } from '../../engine/docker-api.js'
-import { openArchiveWriter } from '../../engine/docker-archive-file.js'
-import { LoadingDestination, type LoadRequest, loadFailureReason } from '../../engine/load-destination.js'
+import { type LoadRequest, loadFailureReason, openLoadingDestination } from '../../engine/load-destination.js'
 import { destinationName, normalizeListedName } from '../../engine/local-image.js'
-import { makeTempDir } from '../../engine/temp-dir.js'
 import { AirlockError } from '../../errors.js'
 import type { EngineOptions, ImageDestination, TransportContext } from '../transport.js'
 import type { DockerDaemonReference } from './transport.js'
@@ -22,21 +19,7 @@ export async function openDockerDestination(
   const opts = ctx.engine ?? {}
   // Fail before any byte moves when the daemon does not answer.
   await pingDocker(opts, 10_000)
-  const tmp = await makeTempDir(opts, 'docker-load')
-  try {
-    const file = join(tmp.path, 'image.tar')
-    const inner = await openArchiveWriter(file, name, ctx)
-    return new LoadingDestination(ref, inner, {
-      file,
-      tmp,
-      name,
-      load: (req) => dockerLoad(req, opts),
-      signal: ctx.signal,
-    })
-  } catch (err) {
-    await tmp.remove()
-    throw err
-  }
+  return openLoadingDestination(ref, name, opts, 'docker-load', ctx, { load: (req) => dockerLoad(req, opts) })
 }
 
 interface LoadOutput {

@@ -82,7 +82,7 @@ export class OciArchiveDestination implements ImageDestination {
     await this.writer.addBuffer(name, m.bytes)
   }
 
-  async commit(top: RawManifest, _stored: boolean): Promise<void> {
+  async commit(top: RawManifest): Promise<void> {
     await this.putManifest(top)
     const index = {
       schemaVersion: 2,

@@ -6,10 +6,10 @@
  */
 import { verifyBytes } from '../../digest.js'
 import { AirlockError } from '../../errors.js'
-import { type Descriptor, MEDIA, parseManifest } from '../../manifest.js'
+import { type Descriptor, MEDIA, parseManifest, sniffManifestType } from '../../manifest.js'
 import { parseDockerRef } from '../../reference.js'
 import { ArchiveFile, MAX_JSON } from '../archive/archive-file.js'
-import { listChoices } from '../archive/archive-reference.js'
+import { selectArchiveImage } from '../archive/archive-reference.js'
 import type { TarEntry } from '../archive/tar-index.js'
 import { REF_NAME } from '../oci-layout/transport.js'
 import type { BlobStream, ImageReference, ImageSource, RawManifest, TransportContext } from '../transport.js'
@@ -20,6 +20,24 @@ const CONTAINERD_NAME = 'io.containerd.image.name'
 export interface OciSelection {
   name?: string
   index?: number
+}
+
+/** The entries of an opened OCI archive's index.json, in order (`@N` is the position). */
+export async function readOciIndex(archive: ArchiveFile): Promise<Descriptor[]> {
+  const { what } = archive
+  if (!archive.has('index.json')) {
+    throw new AirlockError('INVALID_INPUT', `${what} has no index.json, so it is not an OCI archive`, {
+      hint: archive.has('manifest.json')
+        ? `it is a docker save archive; read it with docker-archive:${archive.path}`
+        : 'give a tar of an OCI image layout, as skopeo copy or podman save --format oci-archive write',
+    })
+  }
+  const bytes = await archive.read(archive.file('index.json', 'index.json'), MAX_JSON)
+  const index = parseManifest(bytes, MEDIA.ociIndex, `${what} (index.json)`)
+  if (index.kind !== 'index') {
+    throw new AirlockError('INVALID_INPUT', `${what}: index.json is not an image index`)
+  }
+  return index.children
 }
 
 export class OciArchiveSource implements ImageSource {
@@ -53,19 +71,12 @@ export class OciArchiveSource implements ImageSource {
     const what = reference.toString()
     const archive = await ArchiveFile.open(path, what, ctx.signal)
     try {
-      if (!archive.has('index.json')) {
-        throw new AirlockError('INVALID_INPUT', `${what} has no index.json, so it is not an OCI archive`, {
-          hint: archive.has('manifest.json')
-            ? `it is a docker save archive; read it with docker-archive:${path}`
-            : 'give a tar of an OCI image layout, as skopeo copy or podman save --format oci-archive write',
-        })
-      }
-      const bytes = await archive.read(archive.file('index.json', 'index.json'), MAX_JSON)
-      const index = parseManifest(bytes, MEDIA.ociIndex, `${what} (index.json)`)
-      if (index.kind !== 'index') {
-        throw new AirlockError('INVALID_INPUT', `${what}: index.json is not an image index`)
-      }
-      return new OciArchiveSource(reference, archive, selectEntry(index.children, sel, what), ctx)
+      return new OciArchiveSource(
+        reference,
+        archive,
+        selectEntry(await readOciIndex(archive), sel, what),
+        ctx,
+      )
     } catch (err) {
       await archive.close()
       throw err
@@ -83,7 +94,7 @@ export class OciArchiveSource implements ImageSource {
     const bytes = await this.archive.read(this.blobEntry(d), MAX_JSON)
     verifyBytes(bytes, d, `manifest ${d} in ${this.reference}`)
     const declared = digest ? undefined : this.top.mediaType
-    return { bytes, digest: d, mediaType: declared || innerMediaType(bytes) }
+    return { bytes, digest: d, mediaType: declared || sniffManifestType(bytes) }
   }
 
   async getBlob(desc: Descriptor): Promise<BlobStream> {
@@ -93,16 +104,6 @@ export class OciArchiveSource implements ImageSource {
 
   async close(): Promise<void> {
     if (this.owned) await this.archive.close()
-  }
-}
-
-function innerMediaType(bytes: Buffer): string {
-  try {
-    const doc = JSON.parse(bytes.toString('utf8'))
-    if (typeof doc.mediaType === 'string') return doc.mediaType
-    return Array.isArray(doc.manifests) ? MEDIA.ociIndex : MEDIA.ociManifest
-  } catch {
-    return ''
   }
 }
 
@@ -120,38 +121,18 @@ function normalized(name: string | undefined): string | undefined {
  * containerd image name equal to REF after normalization (podman writes `localhost/app:1` there).
  */
 export function selectEntry(entries: Descriptor[], sel: OciSelection, what: string): Descriptor {
-  const names = entries.map((e) => e.annotations?.[REF_NAME] ?? e.annotations?.[CONTAINERD_NAME])
-  const inside = listChoices(entries.map((e, i) => names[i] ?? e.digest))
-  if (!entries.length)
-    throw new AirlockError('INVALID_INPUT', `${what} holds no images (index.json is empty)`)
-  if (sel.index !== undefined) {
-    const hit = entries[sel.index]
-    if (hit) return hit
-    throw new AirlockError(
-      'INVALID_INPUT',
-      `${what}: there is no image @${sel.index}; the archive holds ${entries.length}`,
-      {
-        hint: `images in the archive: ${inside}`,
-      },
-    )
-  }
-  if (sel.name !== undefined) {
-    const want = sel.name
-    const exact = entries.find((e) => e.annotations?.[REF_NAME] === want)
-    if (exact) return exact
-    const norm = normalized(want)
-    const close = norm
-      ? entries.find((e) =>
-          [e.annotations?.[REF_NAME], e.annotations?.[CONTAINERD_NAME]].some((n) => normalized(n) === norm),
-        )
-      : undefined
-    if (close) return close
-    throw new AirlockError('INVALID_INPUT', `${what}: no image named ${want} in the archive`, {
-      hint: `images in the archive: ${inside}`,
-    })
-  }
-  if (entries.length === 1) return entries[0]
-  throw new AirlockError('INVALID_INPUT', `${what} holds ${entries.length} images; say which one`, {
-    hint: `add :NAME or :@N to the reference; images in the archive: ${inside}`,
+  return selectArchiveImage(entries, sel, what, {
+    listFile: 'index.json',
+    labels: entries.map((e) => e.annotations?.[REF_NAME] ?? e.annotations?.[CONTAINERD_NAME] ?? e.digest),
+    byName: (want) => {
+      const exact = entries.find((e) => e.annotations?.[REF_NAME] === want)
+      if (exact) return exact
+      const norm = normalized(want)
+      return norm
+        ? entries.find((e) =>
+            [e.annotations?.[REF_NAME], e.annotations?.[CONTAINERD_NAME]].some((n) => normalized(n) === norm),
+          )
+        : undefined
+    },
   })
 }

@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { hexOf, verifyBytes } from '../../digest.js'
 import { AirlockError } from '../../errors.js'
-import { type Descriptor, MEDIA } from '../../manifest.js'
+import { type Descriptor, MEDIA, sniffManifestType } from '../../manifest.js'
 import { isValidDigest } from '../../reference.js'
 import type {
   ImageDestination,
@@ -157,7 +157,7 @@ class OciLayoutSource implements ImageSource {
     const bytes = await this.readBlob(d)
     verifyBytes(bytes, d, `manifest ${d} in ${this.reference}`)
     const mediaType = digest ? '' : (this.entry.mediaType ?? '')
-    return { bytes, digest: d, mediaType: mediaType || sniffMediaType(bytes) }
+    return { bytes, digest: d, mediaType: mediaType || sniffManifestType(bytes) }
   }
 
   private async readBlob(digest: string): Promise<Buffer> {
@@ -185,16 +185,6 @@ class OciLayoutSource implements ImageSource {
   }
 
   async close(): Promise<void> {}
-}
-
-function sniffMediaType(bytes: Buffer): string {
-  try {
-    const doc = JSON.parse(bytes.toString('utf8'))
-    if (typeof doc.mediaType === 'string') return doc.mediaType
-    return Array.isArray(doc.manifests) ? MEDIA.ociIndex : MEDIA.ociManifest
-  } catch {
-    return ''
-  }
 }
 
 class OciLayoutDestination implements ImageDestination {
@@ -251,7 +241,7 @@ class OciLayoutDestination implements ImageDestination {
     await rename(tmp, final)
   }
 
-  async commit(top: RawManifest, _stored: boolean): Promise<void> {
+  async commit(top: RawManifest): Promise<void> {
     const index: OciIndex = (await this.reference.readIndex(false)) ?? {
       schemaVersion: 2,
       mediaType: MEDIA.ociIndex,

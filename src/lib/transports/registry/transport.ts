@@ -199,24 +199,22 @@ class RegistryDestination implements ImageDestination {
     await this.client.putManifest(this.repo, m.digest, m.bytes, m.mediaType, this.ctx.signal)
   }
 
-  async commit(top: RawManifest, stored: boolean): Promise<void> {
+  /** Stores `top` too (capabilities.commitStoresManifest): the engine has not put it. */
+  async commit(top: RawManifest): Promise<void> {
     const { ref } = this.reference
-    if (ref.digest && !ref.tag) {
-      if (ref.digest !== top.digest) {
-        throw new AirlockError(
-          'DIGEST_MISMATCH',
-          `destination ${this.reference} names digest ${ref.digest}, but the copied image is ${top.digest}`,
-          {
-            hint: 'leave the digest out of the destination, or give a tag',
-          },
-        )
-      }
-      if (!stored)
-        await this.client.putManifest(this.repo, top.digest, top.bytes, top.mediaType, this.ctx.signal)
-      return
+    const byDigest = Boolean(ref.digest) && !ref.tag
+    if (byDigest && ref.digest !== top.digest) {
+      throw new AirlockError(
+        'DIGEST_MISMATCH',
+        `destination ${this.reference} names digest ${ref.digest}, but the copied image is ${top.digest}`,
+        {
+          hint: 'leave the digest out of the destination, or give a tag',
+        },
+      )
     }
     // PUT by tag stores the manifest and points the tag at it in one request.
-    await this.client.putManifest(this.repo, ref.tag ?? 'latest', top.bytes, top.mediaType, this.ctx.signal)
+    const target = byDigest ? top.digest : (ref.tag ?? 'latest')
+    await this.client.putManifest(this.repo, target, top.bytes, top.mediaType, this.ctx.signal)
   }
 
   async close(): Promise<void> {
