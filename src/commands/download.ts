@@ -1,5 +1,4 @@
 import { Args, Flags } from '@oclif/core'
-import { AirlockError } from '../lib/errors.js'
 import { downloadObject } from '../lib/objectstore/download.js'
 import { formatS3Url, parseS3Url } from '../lib/objectstore/s3-url.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
@@ -38,12 +37,6 @@ ${EXIT_CODES_HELP}`
    * temporary file) and throws INTERRUPTED saying what it did; that message is the one to show,
    * rather than the base command's generic one.
    */
-  override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    if (err instanceof AirlockError && err.code === 'INTERRUPTED')
-      this.abortController = new AbortController()
-    return super.catch(err)
-  }
-
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Download)
     // Checked before anything is printed: the title must not echo a URL with credentials in it.

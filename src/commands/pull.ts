@@ -3,7 +3,8 @@ import { pullImage } from '../lib/engine-flows/pull.js'
 import { parsePlatform } from '../lib/manifest.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
-import { engineFlags, engineFlowOptions, remoteFlags } from '../ui/engine-flags.js'
+import { engineFlags, engineFlowOptions } from '../ui/engine-flags.js'
+import { registryFlags } from '../ui/flags.js'
 import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
 
 export default class Pull extends AirlockCommand {
@@ -22,7 +23,7 @@ ${EXIT_CODES_HELP}`
   }
   static override flags = {
     ...engineFlags,
-    ...remoteFlags,
+    ...registryFlags,
     ...forceFlag,
     platform: Flags.string({ description: 'Platform to pull (os/arch[/variant]); default: this machine.' }),
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),

@@ -2,7 +2,8 @@ import { Args, Flags } from '@oclif/core'
 import { pushImage } from '../lib/engine-flows/push.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
-import { engineFlags, engineFlowOptions, harborFlags, remoteFlags } from '../ui/engine-flags.js'
+import { engineFlags, engineFlowOptions, harborFlags } from '../ui/engine-flags.js'
+import { registryFlags } from '../ui/flags.js'
 import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
 
 export default class Push extends AirlockCommand {
@@ -28,7 +29,7 @@ ${EXIT_CODES_HELP}`
   static override flags = {
     ...engineFlags,
     ...harborFlags,
-    ...remoteFlags,
+    ...registryFlags,
     ...forceFlag,
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
   }

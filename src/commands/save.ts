@@ -3,7 +3,8 @@ import { saveImage } from '../lib/engine-flows/save.js'
 import { parsePlatform } from '../lib/manifest.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withCopyProgress } from '../ui/copy-progress.js'
-import { engineFlags, engineFlowOptions, remoteFlags } from '../ui/engine-flags.js'
+import { engineFlags, engineFlowOptions } from '../ui/engine-flags.js'
+import { registryFlags } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
 
 export default class Save extends AirlockCommand {
@@ -20,7 +21,7 @@ ${EXIT_CODES_HELP}`
   static override args = { reference: Args.string({ required: true, description: 'Image to save.' }) }
   static override flags = {
     ...engineFlags,
-    ...remoteFlags,
+    ...registryFlags,
     output: Flags.string({ char: 'o', required: true, description: 'Archive file to write.' }),
     format: Flags.string({
       options: ['docker-archive', 'oci-archive'],

@@ -1,7 +1,8 @@
 import { Args } from '@oclif/core'
 import { tagAnywhere } from '../lib/engine-flows/tag.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
-import { engineFlags, engineFlowOptions, harborFlags, remoteFlags } from '../ui/engine-flags.js'
+import { engineFlags, engineFlowOptions, harborFlags } from '../ui/engine-flags.js'
+import { registryFlags } from '../ui/flags.js'
 
 export default class Tag extends AirlockCommand {
   static override summary =
@@ -28,7 +29,7 @@ ${EXIT_CODES_HELP}`
     }),
     target: Args.string({ required: true, description: 'New name(s) or tag(s).' }),
   }
-  static override flags = { ...engineFlags, ...harborFlags, ...remoteFlags }
+  static override flags = { ...engineFlags, ...harborFlags, ...registryFlags }
 
   async run(): Promise<void> {
     const { args, argv, flags } = await this.parse(Tag)

@@ -66,12 +66,6 @@ ${EXIT_CODES_HELP}`
    * temporary file) and throws INTERRUPTED saying what it did; that message is the one to show,
    * rather than the base command's generic one.
    */
-  override async catch(err: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
-    if (err instanceof AirlockError && err.code === 'INTERRUPTED')
-      this.abortController = new AbortController()
-    return super.catch(err)
-  }
-
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Upload)
     const notice = (m: string) => process.stderr.write(`Note: ${m}\n`)

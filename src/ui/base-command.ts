@@ -64,9 +64,14 @@ export abstract class AirlockCommand extends Command {
       }
       throw err
     }
+    // After SIGINT/SIGTERM an error is reported as the interrupt, unless the library already said
+    // what the interrupt left behind (its own INTERRUPTED error, e.g. "no file was written").
     const reason = this.abortController.signal.reason
+    const explained = err instanceof AirlockError && err.code === 'INTERRUPTED'
     const e =
-      this.abortController.signal.aborted && reason instanceof AirlockError ? reason : toAirlockError(err)
+      !explained && this.abortController.signal.aborted && reason instanceof AirlockError
+        ? reason
+        : toAirlockError(err)
     if (this.jsonMode) {
       this.printJson({
         error: { code: e.code, message: redact(e.message), ...(e.hint ? { hint: redact(e.hint) } : {}) },

@@ -5,7 +5,7 @@
 import { Flags } from '@oclif/core'
 import { loadConfig } from '../lib/config/config.js'
 import type { EngineFlowOptions } from '../lib/engine-flows/options.js'
-import { registryFlags, registryOptions } from './flags.js'
+import { registryOptions } from './flags.js'
 
 export const engineFlags = {
   engine: Flags.string({
@@ -36,8 +36,6 @@ export const harborFlags = {
     helpValue: 'GROUP',
   }),
 }
-
-export const remoteFlags = registryFlags
 
 interface EngineFlagValues {
   engine?: string
