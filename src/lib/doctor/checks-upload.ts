@@ -8,8 +8,10 @@
 import { readFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import { type AirlockError, toAirlockError } from '../errors.js'
 import { config as prominenceConfig } from '../objectstore/prominence.js'
 import { apiLabel } from '../objectstore/prominence-api.js'
+import { endpointSource, resolveEndpoint } from '../objectstore/s3-endpoint.js'
 import { type DoctorContext, reason } from './context.js'
 import type { CapabilityReport, DoctorCheck } from './types.js'
 
@@ -40,15 +42,6 @@ async function iniSections(file: string): Promise<string[] | undefined> {
   const text = await readFile(file, 'utf8').catch(() => undefined)
   if (text === undefined) return undefined
   return [...text.matchAll(/^\s*\[\s*(?:profile\s+)?([^\]]+?)\s*\]\s*$/gm)].map((m) => m[1])
-}
-
-function endpointSource(ctx: DoctorContext): string | undefined {
-  const env = ctx.env
-  const ignore = env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true'
-  if (ctx.s3.endpoint !== undefined) return '--endpoint'
-  if (!ignore && env.AWS_ENDPOINT_URL_S3) return 'AWS_ENDPOINT_URL_S3'
-  if (!ignore && env.AWS_ENDPOINT_URL) return 'AWS_ENDPOINT_URL'
-  return undefined
 }
 
 function regionSource(ctx: DoctorContext): string {
@@ -129,7 +122,13 @@ export async function checkUpload(ctx: DoctorContext): Promise<CapabilityReport>
             : `add [${profile}] to ${files.credentials}, or set AWS_PROFILE to a profile that exists`,
       }
 
-  const from = endpointSource(ctx)
+  const from = endpointSource(ctx.s3, ctx.env)
+  let endpointError: AirlockError | undefined
+  try {
+    resolveEndpoint(ctx.s3, ctx.env)
+  } catch (err) {
+    endpointError = toAirlockError(err)
+  }
   let endpointCheck: DoctorCheck
   let credCheck: DoctorCheck
   let regionCheck: DoctorCheck | undefined
@@ -152,13 +151,12 @@ export async function checkUpload(ctx: DoctorContext): Promise<CapabilityReport>
     credCheck = { name: 'S3 credentials', status: 'ok', found: c.source, detail: 'found (values not shown)' }
   } else {
     const err = c.error as { code?: string; message?: string; hint?: string } | undefined
-    const endpointBroken = !c.timedOut && from !== undefined && (err?.message ?? '').startsWith(from)
-    endpointCheck = endpointBroken
+    endpointCheck = endpointError
       ? {
           name: 'S3 endpoint',
           status: 'missing',
-          detail: reason(c.error),
-          fix: err?.hint ?? 'fix the endpoint',
+          detail: endpointError.message,
+          fix: endpointError.hint ?? 'fix the endpoint',
         }
       : {
           name: 'S3 endpoint',
@@ -176,8 +174,8 @@ export async function checkUpload(ctx: DoctorContext): Promise<CapabilityReport>
       : {
           name: 'S3 credentials',
           status: 'missing',
-          detail: endpointBroken ? 'not looked up: the endpoint is not usable' : reason(c.error),
-          fix: endpointBroken
+          detail: endpointError ? 'not looked up: the endpoint is not usable' : reason(c.error),
+          fix: endpointError
             ? 'fix the endpoint first'
             : (err?.hint ??
               'set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with ~/.aws/credentials'),

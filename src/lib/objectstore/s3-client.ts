@@ -15,6 +15,7 @@
  */
 import { S3Client } from '@aws-sdk/client-s3'
 import { AirlockError } from '../errors.js'
+import { resolveEndpoint } from './s3-endpoint.js'
 import { s3Error } from './s3-errors.js'
 
 export interface S3ConnectionOptions {
@@ -46,39 +47,6 @@ export interface S3Connection {
 }
 
 const silentLogger = { trace() {}, debug() {}, info() {}, warn() {}, error() {} }
-
-function resolveEndpoint(opts: S3ConnectionOptions, env: NodeJS.ProcessEnv): URL | undefined {
-  const ignoreEnv = env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.toLowerCase() === 'true'
-  const [text, source] =
-    opts.endpoint !== undefined
-      ? [opts.endpoint, '--endpoint']
-      : !ignoreEnv && env.AWS_ENDPOINT_URL_S3
-        ? [env.AWS_ENDPOINT_URL_S3, 'AWS_ENDPOINT_URL_S3']
-        : !ignoreEnv && env.AWS_ENDPOINT_URL
-          ? [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL']
-          : [undefined, '']
-  if (text === undefined || text.trim() === '') return undefined
-  let url: URL
-  try {
-    url = new URL(text.trim())
-  } catch {
-    throw new AirlockError('INVALID_INPUT', `${source} is not a URL`, {
-      hint: 'give the S3 server as http(s)://HOST[:PORT], e.g. https://s3.example.org',
-    })
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AirlockError('INVALID_INPUT', `${source} must be an http:// or https:// URL`, {
-      hint: 'give the S3 server as http(s)://HOST[:PORT], e.g. https://s3.example.org',
-    })
-  }
-  if (url.username || url.password || url.search) {
-    // Never echo the URL: it carries what looks like a secret.
-    throw new AirlockError('INVALID_INPUT', `${source} must not carry credentials or a query`, {
-      hint: 'give credentials in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE',
-    })
-  }
-  return url
-}
 
 /** A client and what it talks to. Throws INVALID_INPUT when no credentials can be found. */
 export async function connectS3(opts: S3ConnectionOptions = {}): Promise<S3Connection> {
