@@ -45,6 +45,16 @@ async function digestAt(reg: TestRegistry | string, repo: string, tag: string): 
   return r.ok ? (r.headers.get('docker-content-digest') ?? undefined) : undefined
 }
 
+/** A fresh target registry for `fn`, stopped afterwards. */
+async function withRegistry(fn: (dst: TestRegistry) => Promise<void>): Promise<void> {
+  const dst = await startRegistry()
+  try {
+    await fn(dst)
+  } finally {
+    await dst.stop()
+  }
+}
+
 async function catalog(reg: TestRegistry): Promise<string[]> {
   return ((await (await fetch(`http://${reg.host}/v2/_catalog`)).json()) as { repositories: string[] })
     .repositories
@@ -141,8 +151,7 @@ describe('bundle create, verify, push', () => {
     expect(a?.platforms).toEqual(['linux/amd64', 'linux/arm64/v8'])
     expect(a?.digest).toBe(alpine.index.digest)
 
-    const dst = await startRegistry()
-    try {
+    await withRegistry(async (dst) => {
       const p = await airlock([
         'bundle',
         'push',
@@ -178,9 +187,7 @@ describe('bundle create, verify, push', () => {
         ]),
       )
       expect(again.totals).toMatchObject({ pushed: 0, present: 3, bytes: 0 })
-    } finally {
-      await dst.stop()
-    }
+    })
   })
 
   it('lets skopeo read an image out of the bundle, as an oci-archive and as an extracted oci layout', async () => {
@@ -222,8 +229,7 @@ describe('bundle create, verify, push', () => {
     expect(r.problems[0]).toMatchObject({ kind: 'blob', name: big.digest })
     expect(r.problems[0].message).toContain('team/app:1.0')
     // Pushing it fails for the damaged image only; nothing is tagged for it.
-    const dst = await startRegistry()
-    try {
+    await withRegistry(async (dst) => {
       const p = await airlock([
         'bundle',
         'push',
@@ -236,9 +242,7 @@ describe('bundle create, verify, push', () => {
       expect(p.code).toBe(3)
       expect(await digestAt(dst, 'x/alpine', '3.20')).toBe(alpine.index.digest)
       expect(await digestAt(dst, 'x/app', '1.0')).toBeUndefined()
-    } finally {
-      await dst.stop()
-    }
+    })
   })
 })
 
@@ -570,15 +574,12 @@ describe('mirror spec', () => {
       'planned harbor.example.org/hpc/library/alpine:3.20',
       'planned harbor.example.org/hpc/team/app:1.0',
     ])
-    const dst = await startRegistry()
-    try {
+    await withRegistry(async (dst) => {
       const p = await airlock(['bundle', 'push', out, '--to', `${dst.host}/inside`, '--tls-verify=false'])
       expect(p.code, p.stderr).toBe(0)
       expect(await digestAt(dst, 'inside/team/app', '1.0')).toBe(app.manifest.digest)
       expect(await digestAt(dst, 'inside/library/alpine', '3.20')).toBe(alpine.index.digest)
-    } finally {
-      await dst.stop()
-    }
+    })
   })
 })
 
@@ -606,16 +607,13 @@ describe('signatures', () => {
       await airlock(['bundle', 'list', out, '--json']),
     )
     expect(l.images.find((i) => i.reference.endsWith(sigTag))?.referrerOf).toBe(tool.manifest.digest)
-    const dst = await startRegistry()
-    try {
+    await withRegistry(async (dst) => {
       expect(
         (await airlock(['bundle', 'push', out, '--to', `${dst.host}/sec`, '--tls-verify=false'])).code,
       ).toBe(0)
       expect(await digestAt(dst, 'sec/tool', 'v1')).toBe(tool.manifest.digest)
       expect(await digestAt(dst, 'sec/tool', sigTag)).toBe(sig.manifest.digest)
-    } finally {
-      await dst.stop()
-    }
+    })
     // Without --referrers the signature stays out.
     const plain = json<{ images: Array<{ referrers?: string[] }> }>(
       await airlock([
@@ -779,15 +777,12 @@ describe('digest references', () => {
       await airlock(['bundle', 'list', out, '--json']),
     )
     expect(l.images).toMatchObject([{ reference: ref, digest: tool.manifest.digest }])
-    const dst = await startRegistry()
-    try {
+    await withRegistry(async (dst) => {
       const p = json<{ images: Array<{ target: string }> }>(
         await airlock(['bundle', 'push', out, '--to', `${dst.host}/pinned`, '--tls-verify=false', '--json']),
       )
       expect(p.images[0].target).toBe(`${dst.host}/pinned/tool@${tool.manifest.digest}`)
       expect(await digestAt(dst, 'pinned/tool', tool.manifest.digest)).toBe(tool.manifest.digest)
-    } finally {
-      await dst.stop()
-    }
+    })
   })
 })
