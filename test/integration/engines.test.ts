@@ -17,10 +17,10 @@ import {
   resolveLocalImage,
   tagLocalImage,
 } from '../../src/lib/engine/index.js'
-import { AirlockError } from '../../src/lib/errors.js'
 import { closeAgents } from '../../src/lib/transports/registry/agent-pool.js'
 import type { EngineOptions } from '../../src/lib/transports/transport.js'
 import { isolatedEnv, json, runCli } from '../helpers/cli.js'
+import { rejectionOf } from '../helpers/errors.js'
 import {
   blob,
   diffIdsOf,
@@ -46,16 +46,6 @@ let byApi: EngineOptions
 /** A fresh, empty temporary directory for one copy, to check that nothing is left in it. */
 async function tmpDirFor(name: string): Promise<string> {
   return mkdtemp(join(scratch, `${name}-`))
-}
-
-async function errorOf(p: Promise<unknown>): Promise<AirlockError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof AirlockError) return err
-    throw err
-  }
-  throw new Error('expected an AirlockError')
 }
 
 beforeAll(async () => {
@@ -209,7 +199,7 @@ describe('containers-storage: (podman CLI)', () => {
     const layout = join(scratch, 'bad-layout')
     await writeOciLayout(layout, [{ tag: 'bad', image: bad }])
     const tmp = await tmpDirFor('fail')
-    const err = await errorOf(
+    const err = await rejectionOf(
       copyImage(`oci:${layout}:bad`, 'containers-storage:localhost/bad:1', {
         destination: { engine: { ...byFlags, tmpDir: tmp } },
       }),
@@ -227,7 +217,7 @@ describe('containers-storage: (podman CLI)', () => {
       layers: [{ ...good.layers[0], bytes: randomBytes(good.layers[0].size) }],
     }
     await writeOciLayout(join(scratch, 'corrupt-layout'), [{ tag: 'c', image: corrupt }])
-    const err2 = await errorOf(
+    const err2 = await rejectionOf(
       copyImage(`oci:${join(scratch, 'corrupt-layout')}:c`, 'containers-storage:localhost/corrupt:1', {
         destination: { engine: { ...byFlags, tmpDir: tmp } },
       }),
@@ -237,7 +227,7 @@ describe('containers-storage: (podman CLI)', () => {
     expect(await podman.inspect('localhost/corrupt:1')).toBeUndefined()
 
     // The Docker API refuses the junk layer too: an AirlockError with the engine's words, no files.
-    const err3 = await errorOf(
+    const err3 = await rejectionOf(
       copyImage(`oci:${layout}:bad`, 'docker-daemon:localhost/bad:2', {
         destination: { engine: { ...byApi, tmpDir: tmp } },
       }),
@@ -298,7 +288,7 @@ describe('docker-daemon: (Docker Engine API of podman system service)', () => {
   it('an unreachable DOCKER_HOST is UNREACHABLE, naming the socket', async () => {
     const sock = join(scratch, 'no-daemon', 'docker.sock')
     const env = { ...process.env, DOCKER_HOST: `unix://${sock}` }
-    const src = await errorOf(
+    const src = await rejectionOf(
       copyImage('docker-daemon:localhost/x:1', `oci:${join(scratch, 'never')}:x`, {
         source: { engine: { env } },
       }),
@@ -306,13 +296,13 @@ describe('docker-daemon: (Docker Engine API of podman system service)', () => {
     expect(src.code).toBe('UNREACHABLE')
     expect(src.message).toContain(sock)
     expect(src.hint).toContain('DOCKER_HOST')
-    const dst = await errorOf(
+    const dst = await rejectionOf(
       copyImage(`oci:${join(scratch, 'api-layout')}:a`, 'docker-daemon:localhost/x:1', {
         destination: { engine: { env } },
       }),
     )
     expect(dst.code).toBe('UNREACHABLE')
-    expect((await errorOf(detectEngine({ engine: 'docker', env }))).code).toBe('UNREACHABLE')
+    expect((await rejectionOf(detectEngine({ engine: 'docker', env }))).code).toBe('UNREACHABLE')
 
     const r = await runCli(['copy', 'docker-daemon:localhost/x:1', `oci:${join(scratch, 'never')}:x`], {
       env: isolatedEnv({ DOCKER_HOST: `unix://${sock}` }),
@@ -354,7 +344,7 @@ describe('engine library', () => {
     )
 
     // Names are checked before anything is tagged: an uppercase project is refused.
-    const bad = await errorOf(
+    const bad = await rejectionOf(
       tagLocalImage(
         'podman',
         short,
@@ -391,13 +381,13 @@ describe('engine library', () => {
       ['podman', byFlags],
       ['docker', byApi],
     ] as const) {
-      const amb = await errorOf(resolveLocalImage(engine, first, opts))
+      const amb = await rejectionOf(resolveLocalImage(engine, first, opts))
       expect([amb.code, amb.exitCode]).toEqual(['INVALID_INPUT', 2])
       expect(amb.message).toContain(`image ID ${first} is ambiguous`)
-      const unknown = await errorOf(resolveLocalImage(engine, 'sha256:0000000000ff', opts))
+      const unknown = await rejectionOf(resolveLocalImage(engine, 'sha256:0000000000ff', opts))
       expect([unknown.code, unknown.exitCode]).toEqual(['INVALID_INPUT', 2])
       expect(unknown.message).toContain('sha256:0000000000ff')
-      const missing = await errorOf(resolveLocalImage(engine, 'localhost/nothing:here', opts))
+      const missing = await rejectionOf(resolveLocalImage(engine, 'localhost/nothing:here', opts))
       expect(missing.code).toBe('NOT_FOUND')
       expect(missing.message).toContain('localhost/nothing:here')
       expect((await resolveLocalImage(engine, img.config.digest.slice(7, 20), opts)).names).toContain(

@@ -7,9 +7,9 @@ import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { copyImage } from '../../src/lib/copy/copy-image.js'
-import { AirlockError } from '../../src/lib/errors.js'
 import { HarborClient } from '../../src/lib/harbor/client.js'
 import { closeAgents } from '../../src/lib/transports/registry/agent-pool.js'
+import { rejectionOf } from '../helpers/errors.js'
 import { type HarborStandIn, startHarborStandIn } from '../helpers/harbor.js'
 import { blobExistsRaw, makeImage, pushRaw, sha256Digest } from '../helpers/images.js'
 import { header, registryRequest, startRegistry, type TestRegistry } from '../helpers/registry.js'
@@ -20,15 +20,6 @@ const MiB = 1024 * 1024
 let registry: TestRegistry
 let harbor: HarborStandIn
 let client: HarborClient
-
-async function failure(p: Promise<unknown>): Promise<AirlockError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!(err instanceof AirlockError)) throw new Error(`expected an AirlockError, got ${String(err)}`)
-  return err
-}
 
 function repoDirs(project: string): Promise<string[]> {
   const dir = path.join(registry.rootDir, 'docker', 'registry', 'v2', 'repositories', project)
@@ -90,7 +81,7 @@ describe('the stand-in /v2/ front: quotas and projects on push', () => {
       /401 \{"errors":\[\{"code":"UNAUTHORIZED","message":"project nosuch not found"\}\]\}/,
     )
     await pushRaw(registry, 'upstream/app2', '1', img)
-    const err = await failure(
+    const err = await rejectionOf(
       copyImage(`docker://${registry.host}/upstream/app2:1`, `docker://${harbor.host}/nosuch/app:1`, {
         destination: { registry: { creds: ADMIN, retries: 0 } },
       }),
@@ -143,7 +134,7 @@ describe('the stand-in /v2/ front: quotas and projects on push', () => {
   it('copyImage over quota fails with QUOTA_EXCEEDED and leaves no tag', async () => {
     const img = await makeImage({ layerSizes: [150_000, 150_000], seed: 304 })
     await pushRaw(registry, 'upstream/big', '1', img)
-    const err = await failure(
+    const err = await rejectionOf(
       copyImage(`docker://${registry.host}/upstream/big:1`, `docker://${harbor.host}/small/big:1`, {
         destination: { registry: { creds: ADMIN } },
       }),

@@ -7,10 +7,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AirlockError } from '../../src/lib/errors.js'
 import { HarborClient } from '../../src/lib/harbor/client.js'
 import { STORAGE_LIMIT_MAX } from '../../src/lib/harbor/storage-limit.js'
 import { closeAgents } from '../../src/lib/transports/registry/agent-pool.js'
+import { rejectionOf } from '../helpers/errors.js'
 import { type HarborStandIn, startHarborStandIn } from '../helpers/harbor.js'
 import { freePort } from '../helpers/ports.js'
 import { startProxy } from '../helpers/proxy.js'
@@ -23,15 +23,6 @@ const MiB = 1024 * 1024
 let registry: TestRegistry
 let harbor: HarborStandIn
 let client: HarborClient
-
-async function failure(p: Promise<unknown>): Promise<AirlockError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!(err instanceof AirlockError)) throw new Error(`expected an AirlockError, got ${String(err)}`)
-  return err
-}
 
 beforeAll(async () => {
   registry = await startRegistry()
@@ -56,14 +47,14 @@ describe('HarborClient: ping and reachability', () => {
   })
 
   it('says a plain registry is not a Harbor API', async () => {
-    const err = await failure(new HarborClient({ url: registry.url }).ping())
+    const err = await rejectionOf(new HarborClient({ url: registry.url }).ping())
     expect(err.code).toBe('REGISTRY_HTTP')
     expect(err.hint).toContain('/api/v2.0/ping')
   })
 
   it('is UNREACHABLE with a hint when nothing listens', async () => {
     const url = `http://127.0.0.1:${await freePort()}`
-    const err = await failure(new HarborClient({ url }).ping())
+    const err = await rejectionOf(new HarborClient({ url }).ping())
     expect(err.code).toBe('UNREACHABLE')
     expect(err.message).toContain('Harbor API')
     expect(err.hint).toMatch(/Harbor URL/)
@@ -113,22 +104,22 @@ describe('HarborClient: projects', () => {
 
   it('a missing project with create: false is NOT_FOUND, with a hint to create it', async () => {
     expect(await client.projectExists('physics')).toBe(false)
-    const err = await failure(client.ensureProject('physics', { create: false }))
+    const err = await rejectionOf(client.ensureProject('physics', { create: false }))
     expect(err.code).toBe('NOT_FOUND')
     expect(err.message).toContain('"physics"')
     expect(err.hint).toContain('createProject')
     expect(harbor.projects.has('physics')).toBe(false)
-    expect((await failure(client.getProject('physics'))).code).toBe('NOT_FOUND')
+    expect((await rejectionOf(client.getProject('physics'))).code).toBe('NOT_FOUND')
   })
 
   it('refuses bad names and storage limits before sending anything', async () => {
     const sent = harbor.requests.length
     for (const bad of ['my group', '-x', 'a..b', 'x'.repeat(256)]) {
-      expect((await failure(client.ensureProject(bad, { create: true }))).code).toBe('INVALID_INPUT')
-      expect((await failure(client.projectExists(bad))).code).toBe('INVALID_INPUT')
+      expect((await rejectionOf(client.ensureProject(bad, { create: true }))).code).toBe('INVALID_INPUT')
+      expect((await rejectionOf(client.projectExists(bad))).code).toBe('INVALID_INPUT')
     }
     for (const limit of [0, -2, 1.5, STORAGE_LIMIT_MAX + 1]) {
-      const err = await failure(client.ensureProject('okname', { create: true, storageLimit: limit }))
+      const err = await rejectionOf(client.ensureProject('okname', { create: true, storageLimit: limit }))
       expect(err.code).toBe('INVALID_INPUT')
       expect(err.hint).toContain('1125899906842624')
     }
@@ -161,7 +152,7 @@ describe('HarborClient: authentication', () => {
   it('401 is AUTH_FAILED with a login hint, and never shows the password', async () => {
     const password = 'Wr0ng-S3cret-pw'
     const bad = new HarborClient({ url: harbor.url, credentials: { username: 'admin', password } })
-    const err = await failure(bad.ensureProject('library', { create: false }))
+    const err = await rejectionOf(bad.ensureProject('library', { create: false }))
     expect(err.code).toBe('AUTH_FAILED')
     expect(err.status).toBe(401)
     expect(err.hint).toContain(`airlock login ${harbor.host}`)
@@ -169,7 +160,7 @@ describe('HarborClient: authentication', () => {
     expect(JSON.stringify({ ...err.toJSON(), stack: err.stack })).not.toContain(password)
     const home = await mkdtemp(path.join(tmpdir(), 'airlock-harbor-home-'))
     const anonymous = new HarborClient({ url: harbor.url, registryOptions: { env: { HOME: home } } })
-    expect((await failure(anonymous.projectExists('library'))).hint).toContain('log in first')
+    expect((await rejectionOf(anonymous.projectExists('library'))).hint).toContain('log in first')
   })
 
   it('finds the credentials airlock login stored for the Harbor host', async () => {
@@ -184,7 +175,7 @@ describe('HarborClient: authentication', () => {
 
   it('403 is AUTH_FAILED "not allowed" with a hint about who may create projects', async () => {
     const dev = new HarborClient({ url: harbor.url, credentials: DEV })
-    const err = await failure(dev.ensureProject('devproj', { create: true }))
+    const err = await rejectionOf(dev.ensureProject('devproj', { create: true }))
     expect(err.code).toBe('AUTH_FAILED')
     expect(err.status).toBe(403)
     expect(err.message).toContain('not allowed for user "dev"')
@@ -202,7 +193,7 @@ describe('HarborClient: authentication', () => {
       const flaky = new HarborClient({ url: `http://${proxy.host}`, ...opts })
       expect(await flaky.projectExists('library')).toBe(true)
       failures = 1000
-      const err = await failure(flaky.projectQuota('library'))
+      const err = await rejectionOf(flaky.projectQuota('library'))
       expect(err.code).toBe('REGISTRY_HTTP')
       expect(err.retryable).toBe(true)
     } finally {

@@ -11,11 +11,11 @@ import path from 'node:path'
 import type { Readable } from 'node:stream'
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { AirlockError } from '../../src/lib/errors.js'
 import { multipartForm } from '../../src/lib/objectstore/multipart-form.js'
 import { uploadToProminence } from '../../src/lib/objectstore/prominence.js'
 import { requestUpload } from '../../src/lib/objectstore/prominence-api.js'
 import { send } from '../../src/lib/objectstore/prominence-http.js'
+import { rejectionOf } from '../helpers/errors.js'
 import { PROMINENCE_META, type ProminenceStandIn, startProminence } from '../helpers/prominence.js'
 import { startS3, type TestS3 } from '../helpers/s3.js'
 
@@ -50,16 +50,6 @@ async function exists(bucket: string, key: string): Promise<boolean> {
     if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false
     throw err
   }
-}
-
-async function failure(p: Promise<unknown>): Promise<AirlockError> {
-  try {
-    await p
-  } catch (err) {
-    if (err instanceof AirlockError) return err
-    throw err
-  }
-  throw new Error('expected an AirlockError')
 }
 
 beforeAll(async () => {
@@ -120,7 +110,7 @@ describe('uploadToProminence', () => {
     const { file } = fileOf('wrong.sif', 2 * 1024 * 1024 + 3)
     const wrong = 'ab'.repeat(32)
     for (const server of [post, put]) {
-      const err = await failure(uploadToProminence(file, { env: server.env, checksum: wrong }))
+      const err = await rejectionOf(uploadToProminence(file, { env: server.env, checksum: wrong }))
       expect(err.code).toBe('DIGEST_MISMATCH')
       expect(err.exitCode).toBe(5)
       expect(err.message).toContain('does not match the checksum given')
@@ -147,7 +137,7 @@ describe('uploadToProminence', () => {
           if (grow) appendFileSync(file, 'more')
         }
       }
-      const err = await failure(uploadToProminence(file, { env: post.env, onBytes }))
+      const err = await rejectionOf(uploadToProminence(file, { env: post.env, onBytes }))
       expect(err.code).toBe(grow ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH')
       expect(err.message).toContain('changed after its checksum was computed')
       expect(await exists(post.bucket, `uploads/alice/${name}`)).toBe(false)
@@ -188,7 +178,7 @@ describe('uploadToProminence errors', () => {
       { PROMINENCE_URL: post.url },
       { PROMINENCE_URL: 'ftp://x/y', PROMINENCE_TOKEN: 't' },
     ]) {
-      const err = await failure(uploadToProminence(file, { env }))
+      const err = await rejectionOf(uploadToProminence(file, { env }))
       expect(err.code).toBe('INVALID_INPUT')
       expect(err.exitCode).toBe(2)
       expect(err.message).toMatch(/PROMINENCE_(URL|TOKEN)/)
@@ -201,12 +191,12 @@ describe('uploadToProminence errors', () => {
       () => uploadToProminence(file, { env: post.env, checksum: 'xyz' }),
       () => uploadToProminence(file, { env: post.env, name: '../up.sif' }),
     ]
-    for (const c of cases) expect((await failure(c())).exitCode).toBe(2)
+    for (const c of cases) expect((await rejectionOf(c())).exitCode).toBe(2)
   })
 
   it('a rejected token is AUTH_FAILED and the token appears nowhere', async () => {
     const token = 'sEcReT-t0ken-value-1234567890'
-    const err = await failure(
+    const err = await rejectionOf(
       uploadToProminence(file, { env: { PROMINENCE_URL: post.url, PROMINENCE_TOKEN: token } }),
     )
     expect(err.code).toBe('AUTH_FAILED')
@@ -220,13 +210,13 @@ describe('uploadToProminence errors', () => {
     const small = await startProminence({ s3, bucket: 'prominence-small', maxBytes: 1024 })
     try {
       const over = fileOf('over.sif', 2048)
-      const err = await failure(uploadToProminence(over.file, { env: small.env, checksum: over.sha256 }))
+      const err = await rejectionOf(uploadToProminence(over.file, { env: small.env, checksum: over.sha256 }))
       expect(err.code).toBe('UNSUPPORTED')
       expect(err.message).toContain('EntityTooLarge')
       // A large one is refused before it is all sent: the answer is read when it arrives before the
       // store closes the connection, else the upload fails as a closed connection (EPIPE).
       const big = fileOf('big.sif', 16 * 1024 * 1024)
-      const early = await failure(uploadToProminence(big.file, { env: small.env, checksum: big.sha256 }))
+      const early = await rejectionOf(uploadToProminence(big.file, { env: small.env, checksum: big.sha256 }))
       expect(['UNSUPPORTED', 'UNREACHABLE']).toContain(early.code)
       for (const e of [err, early]) expect(e.message).not.toMatch(/Signature|Credential|Policy=/)
       expect(await exists(small.bucket, 'uploads/alice/over.sif')).toBe(false)
@@ -240,7 +230,7 @@ describe('uploadToProminence errors', () => {
     const { file } = fileOf('abort.sif', 32 * 1024 * 1024)
     for (const when of ['checksum', 'upload'] as const) {
       const ac = new AbortController()
-      const err = await failure(
+      const err = await rejectionOf(
         uploadToProminence(file, {
           env: post.env,
           signal: ac.signal,
@@ -253,17 +243,17 @@ describe('uploadToProminence errors', () => {
   })
 
   it('a group the user is not in is DENIED with the server’s reason', async () => {
-    const err = await failure(uploadToProminence(file, { env: post.env, name: 'other/small.sif' }))
+    const err = await rejectionOf(uploadToProminence(file, { env: post.env, name: 'other/small.sif' }))
     expect(err.code).toBe('DENIED')
     expect(err.message).toContain('Not authorized to access upload with this path')
   })
 
   it('an API that is not there is UNREACHABLE or bad input, with no token in the message', async () => {
-    const down = await failure(
+    const down = await rejectionOf(
       uploadToProminence(file, { url: 'http://127.0.0.1:9/prominence/v1', token: post.token }),
     )
     expect(down.code).toBe('UNREACHABLE')
-    const wrongPath = await failure(
+    const wrongPath = await rejectionOf(
       uploadToProminence(file, { url: `${post.url}/nothing`, token: post.token }),
     )
     expect(wrongPath.code).toBe('INVALID_INPUT')

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/lib/config/config.js'
-import type { AirlockError } from '../../src/lib/errors.js'
+import { rejectionOf } from '../helpers/errors.js'
 
 let dir: string
 beforeAll(async () => {
@@ -18,15 +18,6 @@ async function write(name: string, text: string): Promise<string> {
   await mkdir(join(file, '..'), { recursive: true })
   await writeFile(file, text)
   return file
-}
-
-async function failure(p: Promise<unknown>): Promise<AirlockError> {
-  try {
-    await p
-  } catch (e) {
-    return e as AirlockError
-  }
-  throw new Error('expected a failure')
 }
 
 describe('airlock config file', () => {
@@ -47,7 +38,7 @@ describe('airlock config file', () => {
 
   it('names file, line, column and what was expected for a wrong value or unknown key', async () => {
     const file = await write('bad.yaml', 'harbor:\n  host: h.org\n  project: 42\nengin: podman\n')
-    const err = await failure(loadConfig(file, {}))
+    const err = await rejectionOf(loadConfig(file, {}))
     expect(err.code).toBe('INVALID_INPUT')
     expect(err.message).toContain(`${file}:3:12: harbor.project:`)
     expect(err.message).toMatch(/expected string/)
@@ -56,9 +47,9 @@ describe('airlock config file', () => {
 
   it('reports YAML syntax errors with their position, and a missing explicit file', async () => {
     const file = await write('syntax.yaml', 'harbor:\n  host: [unclosed\n')
-    const err = await failure(loadConfig(file, {}))
+    const err = await rejectionOf(loadConfig(file, {}))
     expect(err.message).toMatch(new RegExp(`${file}:\\d+:\\d+: airlock config is not valid YAML`))
-    const missing = await failure(loadConfig(join(dir, 'nope.yaml'), {}))
+    const missing = await rejectionOf(loadConfig(join(dir, 'nope.yaml'), {}))
     expect(missing.code).toBe('INVALID_INPUT')
     expect(missing.message).toContain('nope.yaml')
   })
