@@ -1,11 +1,12 @@
 /**
  * One tag of a mirror run: decide by digest (HEAD requests, which Docker Hub does not count as
- * pulls) whether it must be copied; copy it with retries; copy its cosign-style signature,
- * attestation and SBOM tags when asked. Never throws: the outcome is an ImageReport.
+ * pulls) whether it must be copied; copy it with retries; bring its cosign-style signature,
+ * attestation and SBOM tags in step with the source when asked, also when the image itself is
+ * unchanged. Never throws: the outcome is an ImageReport.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import { copyImage } from '../copy/copy-image.js'
-import { AirlockError, toAirlockError } from '../errors.js'
+import { AirlockError, isAirlockError, toAirlockError } from '../errors.js'
 import { parsePlatform } from '../manifest.js'
 import { parseDockerRef } from '../reference.js'
 import type { RegistryClient } from '../transports/registry/client.js'
@@ -18,6 +19,8 @@ export interface ImageContext {
   client: (registry: string, repository: string) => RegistryClient
   /** Tags of the source repository (from planning), to find signature tags. */
   sourceTags: (source: string) => string[]
+  /** Tags of the target repositories, listed once per run (for signature tags). */
+  targets: TargetRepositories
   state: MirrorState
   retries: number
   jobs: number
@@ -31,6 +34,63 @@ export interface ImageContext {
 }
 
 const SIG_SUFFIXES = ['.sig', '.att', '.sbom']
+
+/**
+ * How long a recorded referrer tag is trusted without asking the source again. A re-signed image
+ * keeps its signature tag (cosign appends a signature to the manifest under it), so only asking
+ * tells; asking every run would cost a HEAD per referrer tag per run.
+ */
+export const REFERRER_RECHECK_MS = 7 * 24 * 3600 * 1000
+
+/**
+ * The target repositories of one run, shared by its images: their tags, listed once when an image
+ * first needs them (a repository the target does not have yet has none), and the referrer tags
+ * being written, so two tags of one digest do not copy its signatures twice at once.
+ */
+export class TargetRepositories {
+  private readonly listed = new Map<string, Promise<Set<string>>>()
+  private readonly writing = new Map<string, Promise<unknown>>()
+
+  constructor(
+    private readonly client: ImageContext['client'],
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Tags of `host/repository`; the Set grows as the run writes referrer tags. */
+  tags(repository: string): Promise<Set<string>> {
+    let listing = this.listed.get(repository)
+    if (!listing) {
+      const r = parseDockerRef(repository)
+      listing = this.client(r.registry, r.repository)
+        .listTags(r.repository, { signal: this.signal })
+        .then(
+          (tags) => new Set(tags),
+          (err) => {
+            if (isAirlockError(err) && err.code === 'NOT_FOUND') return new Set<string>()
+            throw err
+          },
+        )
+      this.listed.set(repository, listing)
+    }
+    return listing
+  }
+
+  /** Runs `write` once per target tag: a caller that comes while it runs waits, and gets undefined. */
+  async once<T>(ref: string, write: () => Promise<T>): Promise<T | undefined> {
+    const pending = this.writing.get(ref)
+    if (pending) {
+      await pending
+      return undefined
+    }
+    const p = write()
+    this.writing.set(ref, p)
+    try {
+      return await p
+    } finally {
+      this.writing.delete(ref)
+    }
+  }
+}
 
 function strip(ref: string): string {
   return ref.replace(/^docker:\/\//, '')
@@ -66,10 +126,19 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
     seconds: (performance.now() - started) / 1000,
   })
   try {
-    // Immutable tags already at the target: the source is not asked at all.
+    // Immutable tags already at the target: the source is not asked at all (its referrer tags are
+    // in the listing of planning; the digest they name is the target's, or the recorded pair's).
     const targetDigest = ctx.targetMissing ? undefined : await head(ctx, plan.target)
     if (plan.immutable && targetDigest) {
-      return done({ action: 'skipped', reason: 'immutable tag already at the target', targetDigest })
+      const pair = ctx.state.get(strip(plan.target))
+      const signed =
+        pair?.targetDigest === targetDigest
+          ? pair.sourceDigest
+          : plan.platforms?.length
+            ? undefined
+            : targetDigest
+      const skip = { reason: 'immutable tag already at the target', targetDigest }
+      return done(await withReferrers(plan, signed, ctx, skip))
     }
     const sourceDigest = await head(ctx, plan.source)
     // An exact tag planned without listing the source (or a tag deleted since the listing): reported
@@ -80,7 +149,8 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
       ? known?.sourceDigest === sourceDigest && known.targetDigest === targetDigest
       : sourceDigest === targetDigest
     if (same && targetDigest) {
-      return done({ action: 'skipped', reason: 'same digest at the target', sourceDigest, targetDigest })
+      const skip = { reason: 'same digest at the target', sourceDigest, targetDigest }
+      return done(await withReferrers(plan, sourceDigest, ctx, skip))
     }
     if (ctx.dryRun) {
       return done({
@@ -113,9 +183,9 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
           reason: result.upToDate ? 'same digest at the target' : undefined,
           sourceDigest: result.sourceDigest,
           targetDigest: result.destinationDigest,
-          bytes: result.bytes.copied,
+          bytes: result.bytes.copied + (referrers?.bytes ?? 0),
           attempts: attempt,
-          referrers,
+          referrers: referrers?.tags,
         })
       } catch (err) {
         const e = toAirlockError(err)
@@ -135,29 +205,97 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
 }
 
 /**
+ * An image that is not copied (its digest is already at the target) still gets the referrer tags
+ * the target lacks: reported as skipped, with the tags copied (and their bytes). A dry run reports
+ * it as planned, naming the tags it would copy.
+ */
+async function withReferrers(
+  plan: PlannedImage,
+  digest: string | undefined,
+  ctx: ImageContext,
+  skip: Pick<ImageReport, 'reason' | 'sourceDigest' | 'targetDigest'>,
+): Promise<Partial<ImageReport>> {
+  const skipped: Partial<ImageReport> = { action: 'skipped', ...skip }
+  if (!plan.referrers || !digest) return skipped
+  const r = await copySignatures(plan, digest, ctx)
+  if (!r.tags.length) return skipped
+  if (ctx.dryRun) {
+    const tags = r.tags.map((t) => t.slice(t.lastIndexOf(':') + 1)).join(', ')
+    return { ...skipped, action: 'planned', reason: `${skip.reason}; referrer tags to copy: ${tags}` }
+  }
+  return { ...skipped, bytes: r.bytes, referrers: r.tags }
+}
+
+/**
  * cosign's tag scheme (`sha256-<hex>.sig|.att|.sbom`) and the referrers tag schema (`sha256-<hex>`)
  * in the image's repository, copied to the same tags at the target (manifests byte for byte). The
  * OCI referrers API itself is not asked: registries without it (distribution 2.8) answer 404, and
  * these tags are what cosign and ORAS write there.
+ *
+ * Which to copy: the source's tags come from the listing of planning, the target's from one listing
+ * per target repository and run. A tag the target lacks is copied. A tag on both sides is compared
+ * by digest only when the state has no record of it (a HEAD on each side) or its record is older
+ * than REFERRER_RECHECK_MS (a HEAD of the source, compared with the record); a run where nothing
+ * changed asks nothing per referrer tag. A dry run copies nothing and returns what it would copy.
  */
-async function copySignatures(plan: PlannedImage, digest: string, ctx: ImageContext): Promise<string[]> {
+async function copySignatures(
+  plan: PlannedImage,
+  digest: string,
+  ctx: ImageContext,
+): Promise<{ tags: string[]; bytes: number }> {
   const prefix = `${digest.replace(':', '-')}`
   // Plus the bare `sha256-<hex>` tag: the referrers tag schema of distribution-spec 1.1, the fallback
   // index of referrers that clients write to registries without the referrers API.
   const tags = ctx
     .sourceTags(plan.source)
     .filter((t) => t === prefix || SIG_SUFFIXES.some((s) => t === `${prefix}${s}`))
+  const out = { tags: [] as string[], bytes: 0 }
+  if (!tags.length) return out
   const srcRepo = strip(plan.source).replace(/[:@][^/]*$/, '')
   const dstRepo = strip(plan.target).replace(/[:@][^/]*$/, '')
-  const copied: string[] = []
+  const atTarget = await ctx.targets.tags(dstRepo)
   for (const tag of tags) {
-    await copyImage(`docker://${srcRepo}:${tag}`, `docker://${dstRepo}:${tag}`, {
-      jobs: ctx.jobs,
-      signal: ctx.signal,
-      source: { registry: ctx.optionsFor(parseDockerRef(srcRepo).registry) },
-      destination: { registry: ctx.optionsFor(parseDockerRef(dstRepo).registry) },
+    const target = `${dstRepo}:${tag}`
+    const now = new Date()
+    if (atTarget.has(tag)) {
+      const known = ctx.state.get(target)
+      if (known?.checkedAt && now.getTime() - Date.parse(known.checkedAt) < REFERRER_RECHECK_MS) continue
+      const sourceDigest = await head(ctx, `${srcRepo}:${tag}`)
+      if (!sourceDigest) continue // deleted since the listing
+      const unchanged = known
+        ? known.sourceDigest === sourceDigest
+        : sourceDigest === (await head(ctx, target))
+      if (unchanged) {
+        if (!ctx.dryRun)
+          ctx.state.set(target, {
+            sourceDigest,
+            targetDigest: known?.targetDigest ?? sourceDigest,
+            checkedAt: now.toISOString(),
+          })
+        continue
+      }
+    }
+    if (ctx.dryRun) {
+      out.tags.push(target)
+      continue
+    }
+    const result = await ctx.targets.once(target, () =>
+      copyImage(`docker://${srcRepo}:${tag}`, `docker://${target}`, {
+        jobs: ctx.jobs,
+        signal: ctx.signal,
+        source: { registry: ctx.optionsFor(parseDockerRef(srcRepo).registry) },
+        destination: { registry: ctx.optionsFor(parseDockerRef(dstRepo).registry) },
+      }),
+    )
+    if (!result) continue // written by another image of the same digest in this run
+    ctx.state.set(target, {
+      sourceDigest: result.sourceDigest,
+      targetDigest: result.destinationDigest,
+      checkedAt: now.toISOString(),
     })
-    copied.push(`${dstRepo}:${tag}`)
+    atTarget.add(tag)
+    out.tags.push(target)
+    out.bytes += result.bytes.copied
   }
-  return copied
+  return out
 }

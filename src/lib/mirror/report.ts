@@ -29,12 +29,18 @@ export function summaryLines(r: MirrorReport, verbose = false): string[] {
   const lines: string[] = []
   for (const e of r.errors) lines.push(`FAILED  ${e.source}: ${e.message}`)
   for (const i of r.images) {
-    if (i.action === 'skipped' && !verbose && !r.dryRun) continue
+    // A skipped image whose referrer tags were copied did something: it is shown.
+    if (i.action === 'skipped' && !verbose && !r.dryRun && !i.referrers?.length) continue
     const what = `${i.source} -> ${i.target}`
     if (i.action === 'failed') lines.push(`FAILED  ${what}: ${i.error?.message ?? i.reason ?? 'failed'}`)
     else if (i.action === 'copied')
       lines.push(`copied  ${what} (${formatSize(i.bytes)}, ${i.seconds.toFixed(1)} s)`)
-    else lines.push(`${i.action.padEnd(7)} ${what}${i.reason ? `: ${i.reason}` : ''}`)
+    else {
+      const refs = i.referrers?.length
+        ? `; copied referrer tags ${i.referrers.map((t) => t.slice(t.lastIndexOf(':') + 1)).join(', ')}`
+        : ''
+      lines.push(`${i.action.padEnd(7)} ${what}${i.reason ? `: ${i.reason}` : ''}${refs}`)
+    }
   }
   const t = r.totals
   const limits = Object.entries(r.registries)

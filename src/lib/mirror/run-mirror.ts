@@ -8,7 +8,7 @@ import { runPool } from '../copy/pool.js'
 import { HarborClient } from '../harbor/client.js'
 import { parseDockerRef } from '../reference.js'
 import { acquireLock, defaultLockPath } from './lock.js'
-import { mirrorImage, missingTagMessage } from './mirror-image.js'
+import { mirrorImage, missingTagMessage, TargetRepositories } from './mirror-image.js'
 import { checkCredentials, harborCredentialOptions } from './registry-settings.js'
 import { exitCodeOf, prometheusText, totalsOf, writeAtomic } from './report.js'
 import { loadMirrorSpec } from './spec.js'
@@ -58,6 +58,7 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
     const plan = await planSpec(session, { shard: opts.shard, signal })
     const state = await MirrorState.load(opts.stateFile ?? defaultStatePath(specFile, opts.env))
     const images: ImageReport[] = new Array(plan.images.length)
+    const targets = new TargetRepositories(client, signal)
     await runPool(
       plan.images.map((p, i) => [p, i] as const),
       Math.max(1, spec.defaults.concurrency),
@@ -67,6 +68,7 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
           client,
           sourceTags: (source) =>
             plan.sourceTags[parseDockerRef(source.replace(/^docker:\/\//, '')).name] ?? [],
+          targets,
           state,
           retries: spec.defaults.retries,
           jobs: opts.jobs ?? 4,

@@ -3,6 +3,11 @@
  * image with two HEAD requests even when --platform narrowed an index (then the target digest is not
  * the source digest, and only a record of the pair tells they match). Losing the file only costs a
  * manifest GET per such image on the next run.
+ *
+ * Referrer tags (`sha256-<hex>.sig` …, see mirror-image.ts) are recorded the same way, under the
+ * target tag they were copied to, with the time their source digest was last asked: a run trusts a
+ * record younger than a week instead of asking the source again. Losing the file costs one HEAD on
+ * each side per referrer tag on the next run.
  */
 import { createHash } from 'node:crypto'
 import { mkdir, readFile } from 'node:fs/promises'
@@ -13,6 +18,8 @@ import { writeAtomic } from './report.js'
 export interface CopiedPair {
   sourceDigest: string
   targetDigest: string
+  /** When the source digest was last asked (ISO 8601); kept for referrer tags only. */
+  checkedAt?: string
 }
 
 /** A spec's name in the files of its runs (state, lock): a hash of its absolute path. */
