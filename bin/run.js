@@ -6,6 +6,10 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
   process.stdout.write(`airlock/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
 } else {
+  // Before anything can print (oclif's DEBUG logging prints argv): every write to stdout and
+  // stderr is redacted, with the secrets of argv and the environment known (src/ui/redact.ts).
+  const { guardOutput } = await import('../dist/ui/redact.js')
+  guardOutput(argv, process.env)
   const { execute } = await import('@oclif/core')
   await execute({ dir: import.meta.url })
 }

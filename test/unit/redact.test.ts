@@ -2,7 +2,7 @@
  * redact: the last line of defence against secrets in what airlock prints.
  */
 import { describe, expect, it } from 'vitest'
-import { redact } from '../../src/ui/redact.js'
+import { addSecret, redact, secretsOfArgv, secretsOfEnv } from '../../src/ui/redact.js'
 
 const JWT =
   'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ0ZXN0dXNlciIsImFjY2VzcyI6W119.c2lnbmF0dXJlLXBhcnQtX2FuZC0tZGFzaGVz'
@@ -72,5 +72,122 @@ describe('redact', () => {
       'Bearer realm="https://auth/token"',
     ].join('\n')
     expect(redact(text)).toBe(text)
+  })
+})
+
+describe('redact: credential headers, fields and tokens', () => {
+  it('masks credential headers as node and errors print them, keeping the scheme', () => {
+    const dump = [
+      "headers: { authorization: 'Basic dGVzdHVzZXI6dGVzdHBhc3M=', 'x-amz-security-token': 'FwoGZXIvYXdzEXAMPLE' }",
+      'Proxy-Authorization: Basic cHJveHk6cHc=',
+      'Authorization: AWS4-HMAC-SHA256 Credential=AKIAEXAMPLE/20240101/us-east-1/s3/aws4_request, Signature=ff00',
+      '"Authorization":"Bearer opaque-token-value"',
+    ].join('\n')
+    const out = redact(dump)
+    for (const s of [
+      'dGVzdHVzZXI6dGVzdHBhc3M',
+      'FwoGZXIvYXdzEXAMPLE',
+      'cHJveHk6cHc',
+      'AKIAEXAMPLE',
+      'opaque-token-value',
+    ])
+      expect(out, s).not.toContain(s)
+    expect(out).toContain("authorization: 'Basic ***'")
+    expect(out).toContain('Proxy-Authorization: Basic ***')
+    expect(out).toContain('"Authorization":"Bearer ***"')
+  })
+
+  it('masks secret fields of JSON and inspected objects, and JWTs anywhere', () => {
+    const out = redact(
+      `{"token":"t0k3n-abc","access_token":"a1","password":"hunter2","auth":"dXNlcjpwYXNzd29yZA=="} { secretAccessKey: 'wJalrXUtnFEMI', sessionToken: 'IQoJ' } got ${JWT}.`,
+    )
+    for (const s of [
+      't0k3n-abc',
+      '"a1"',
+      'hunter2',
+      'dXNlcjpwYXNzd29yZA',
+      'wJalrXUtnFEMI',
+      'IQoJ',
+      JWT.slice(0, 40),
+    ])
+      expect(out, s).not.toContain(s)
+    expect(out).toContain('"token":"***"')
+    expect(out).toContain("secretAccessKey: '***'")
+  })
+
+  it('leaves prose about authentication alone', () => {
+    const text =
+      'Basic authentication failed; Bearer tokens expire; "auth": "none"; token bucket; passwordEnv: HARBOR_PASSWORD'
+    expect(redact(text)).toBe(text)
+  })
+})
+
+describe('known secrets', () => {
+  it('finds the secrets of argv in every form, and none in ordinary flags', () => {
+    const argv = [
+      'copy',
+      '--src-creds',
+      'alice:pa:ss',
+      '--dest-creds=bob:b0b-secret',
+      '--creds',
+      'nocolon-secret',
+      '-p',
+      'short',
+      '-pattached',
+      '--harbor-password=hp',
+      '--aws-secret-access-key',
+      'sk',
+      '--password-stdin',
+      'registry.example.org',
+      '--token-file',
+      '/tmp/t',
+      'https://carol:c%40rol@h.example/x',
+      'docker://127.0.0.1:5000/lib/app:v1',
+    ]
+    expect(secretsOfArgv(argv)).toEqual([
+      { user: 'alice', secret: 'pa:ss' },
+      { user: 'bob', secret: 'b0b-secret' },
+      { secret: 'nocolon-secret' },
+      { secret: 'short' },
+      { secret: 'attached' },
+      { secret: 'hp' },
+      { secret: 'sk' },
+      { user: 'carol', secret: 'c%40rol' },
+      { user: 'carol', secret: 'c@rol' },
+    ])
+  })
+
+  it('finds secret variables of the environment by name, not paths or short flags', () => {
+    const env = {
+      AWS_SECRET_ACCESS_KEY: 'wJalr',
+      AWS_SESSION_TOKEN: 'IQoJb3JpZ2lu',
+      HARBOR_PASSWORD: 'harbor-pw-123',
+      GITLAB_TOKEN: 'short',
+      AWS_WEB_IDENTITY_TOKEN_FILE: '/var/run/token-file-path',
+      AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE12',
+      HOME: '/root',
+    }
+    expect(secretsOfEnv(env).sort()).toEqual(['IQoJb3JpZ2lu', 'harbor-pw-123', 'wJalr'])
+  })
+
+  it('masks a known secret as given, escaped, URL-encoded and as base64(user:password); the user stays', () => {
+    addSecret('Qx"9\\/y%z-known', 'erin')
+    const out = redact(
+      [
+        "argv: [ '--creds', 'erin:Qx\"9\\\\/y%z-known' ]",
+        '{"creds":"erin:Qx\\"9\\\\/y%z-known"}',
+        'https://h/?p=Qx%229%5C%2Fy%25z-known',
+        `auth ${Buffer.from('erin:Qx"9\\/y%z-known').toString('base64')}`,
+      ].join('\n'),
+    )
+    expect(out).not.toMatch(/Qx|known|ZXJpbjpReCI5X/)
+    expect(out).toContain("'erin:***'")
+  })
+
+  it('masks a short secret only where it certainly is one', () => {
+    addSecret('ab', 'frank')
+    expect(redact("login frank:ab [ '-p', 'ab' ] --password=ab about")).toBe(
+      "login frank:*** [ '-p', '***' ] --password=*** about",
+    )
   })
 })
