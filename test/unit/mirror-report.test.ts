@@ -48,6 +48,21 @@ describe('mirror report', () => {
     expect(lines.at(-1)).toBe('rate limits: registry-1.docker.io RateLimit-Remaining 97;w=21600')
   })
 
+  it('shows a skipped image whose referrer tags were copied, naming them, and still counts it as skipped', () => {
+    const sig = `sha256-${'a'.repeat(64)}.sig`
+    const signed: ImageReport = {
+      ...img('skipped', 900),
+      reason: 'same digest at the target',
+      referrers: [`dst/m/a:${sig}`],
+    }
+    const lines = summaryLines(report([signed, img('skipped')]))
+    expect(lines).toContain(
+      `skipped docker://src/a:skipped -> docker://dst/m/a:skipped: same digest at the target; copied referrer tags ${sig}`,
+    )
+    expect(lines).toHaveLength(3) // the other skipped image stays hidden
+    expect(lines.at(-2)).toMatch(/^done: 2 images, 0 copied, 2 skipped, 0 failed, 900 B sent/)
+  })
+
   it('counts the planned tags of a dry run as the ones to copy', () => {
     const r = { ...report([img('planned'), img('planned'), img('skipped')]), dryRun: true }
     const lines = summaryLines(r)
