@@ -49,7 +49,8 @@ ${EXIT_CODES_HELP}`
       min: 0,
       max: 20,
       default: 3,
-      description: 'Retries for a blob that fails in a retryable way.',
+      description:
+        'Retries of a request that fails in a way worth repeating (5xx, 429, a broken connection), and of a blob whose transfer broke: each request is sent at most N+1 times.',
     }),
     'src-creds': Flags.string({
       description: 'Credentials USER:PASS for the source registry.',
@@ -108,6 +109,7 @@ ${EXIT_CODES_HELP}`
             engine,
             registry: {
               creds: parseCreds(flags['src-creds'], '--src-creds'),
+              credsFlag: '--src-creds',
               authfile: flags['src-authfile'] ?? flags.authfile,
               tlsVerify: flags['src-tls-verify'] ?? flags['tls-verify'],
             },
@@ -116,6 +118,7 @@ ${EXIT_CODES_HELP}`
             engine,
             registry: {
               creds: parseCreds(flags['dest-creds'], '--dest-creds'),
+              credsFlag: '--dest-creds',
               authfile: flags['dest-authfile'] ?? flags.authfile,
               tlsVerify: flags['dest-tls-verify'] ?? flags['tls-verify'],
             },

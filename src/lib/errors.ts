@@ -5,6 +5,9 @@
  * `hint` says what to do. Messages never contain credentials: build them from references and hosts,
  * never from URLs that may carry userinfo or tokens.
  */
+import { accessSync, constants, existsSync } from 'node:fs'
+import { dirname } from 'node:path'
+
 export type ErrorCode =
   | 'INVALID_INPUT'
   | 'INVALID_REFERENCE'
@@ -22,6 +25,7 @@ export type ErrorCode =
   | 'INTERRUPTED'
   | 'PARTIAL_FAILURE'
   | 'LOCKED'
+  | 'IO_FAILED'
   | 'INTERNAL'
 
 /** Exit codes, as listed in every command's help (DESIGN.md "Errors and exit codes"). */
@@ -51,6 +55,7 @@ const EXIT_BY_CODE: Record<ErrorCode, number> = {
   INTERRUPTED: EXIT.FAILED,
   PARTIAL_FAILURE: EXIT.PARTIAL,
   LOCKED: EXIT.FAILED,
+  IO_FAILED: EXIT.FAILED,
   INTERNAL: EXIT.FAILED,
 }
 
@@ -95,9 +100,72 @@ export function isAirlockError(err: unknown): err is AirlockError {
   return err instanceof AirlockError
 }
 
+const LOCAL_IO: Record<string, { cause: string; hint: string }> = {
+  ENOSPC: { cause: 'no space left on the device', hint: 'free space there, or write somewhere else' },
+  EDQUOT: {
+    cause: 'disk quota exceeded',
+    hint: 'free space in your quota (airlock quota shows it), or write somewhere else',
+  },
+  EFBIG: { cause: 'file too large for this file system', hint: 'write to another file system' },
+  EACCES: {
+    cause: 'permission denied',
+    hint: 'check the permissions of the path and its directories, or write somewhere else',
+  },
+  EPERM: {
+    cause: 'operation not permitted',
+    hint: 'check the permissions of the path, or write somewhere else',
+  },
+  EROFS: { cause: 'read-only file system', hint: 'write to a writable directory' },
+  ENOENT: { cause: 'no such file or directory', hint: 'check the path; its directory must exist' },
+  ENOTDIR: { cause: 'a part of the path is not a directory', hint: 'check the path' },
+  EISDIR: { cause: 'it is a directory', hint: 'give a file name' },
+  EIO: { cause: 'input/output error of the device', hint: 'check the disk (dmesg) and try again' },
+  EMFILE: { cause: 'too many open files', hint: 'raise the open-file limit (ulimit -n) or lower -j' },
+}
+
+/**
+ * A local file-system failure (ENOSPC, EACCES, EROFS, ENOENT, ...) as an AirlockError that names the
+ * path and the cause: never retried and never called a network problem. Undefined for anything else.
+ * `where` names the file or destination when the error itself carries no path (a failed write).
+ */
+export function localIoError(err: unknown, where?: string): AirlockError | undefined {
+  if (err instanceof AirlockError || !(err instanceof Error)) return undefined
+  const e = err as NodeJS.ErrnoException
+  const known = e.code ? LOCAL_IO[e.code] : undefined
+  // Only errors of a file-system call: not of sockets, name lookups or starting programs.
+  if (!known || !e.syscall || /^(connect|getaddrinfo|bind|listen|accept|spawn)/.test(e.syscall))
+    return undefined
+  const path = e.path ?? where
+  // Node's recursive mkdir says ENOENT where the real cause is the nearest existing directory's
+  // (EROFS, EACCES): ask that directory.
+  if (e.code === 'ENOENT' && e.syscall === 'mkdir' && e.path) {
+    const real = ancestorWriteError(e.path)
+    if (real && LOCAL_IO[real])
+      return localIoError(Object.assign(new Error(e.message), { ...e, code: real }), where)
+  }
+  return new AirlockError(
+    'IO_FAILED',
+    `${e.syscall === 'open' || e.syscall === 'mkdir' ? 'creating' : 'writing'} ${path ?? 'a local file'} failed: ${known.cause} (${e.code})`,
+    { cause: err, hint: known.hint },
+  )
+}
+
+function ancestorWriteError(path: string): string | undefined {
+  let dir = dirname(path)
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir)
+  try {
+    accessSync(dir, constants.W_OK)
+    return undefined
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code
+  }
+}
+
 /** Wraps anything thrown into an AirlockError, keeping AirlockErrors as they are. */
 export function toAirlockError(err: unknown, context?: string): AirlockError {
   if (err instanceof AirlockError) return err
+  const io = localIoError(err)
+  if (io) return io
   const msg = err instanceof Error ? err.message : String(err)
   return new AirlockError('INTERNAL', context ? `${context}: ${msg}` : msg, { cause: err })
 }

@@ -183,6 +183,42 @@ export function diffIdsOf(img: GeneratedImage): string[] {
   return JSON.parse(img.config.bytes.toString('utf8')).rootfs.diff_ids
 }
 
+/**
+ * Images as the tags of one real repository are: `count` images on the same base layers
+ * (`makeImage({ layerSizes: baseSizes, seed })`'s layers), each with one layer of its own on top.
+ */
+export async function makeImagesSharingBase(opts: {
+  count: number
+  baseSizes: number[]
+  topSize: number
+  seed?: number
+  format?: ImageFormat
+}): Promise<GeneratedImage[]> {
+  const format = opts.format ?? 'oci'
+  const mt = MEDIA_TYPES[format]
+  const seed = opts.seed ?? 1
+  const base = await makeImage({ layerSizes: opts.baseSizes, seed, format })
+  const out: GeneratedImage[] = []
+  for (let i = 0; i < opts.count; i++) {
+    const top = await makeImage({ layerSizes: [opts.topSize], seed: seed * 1000 + i + 1, format })
+    const layers = [...base.layers, ...top.layers]
+    const config = JSON.parse(base.config.bytes.toString('utf8'))
+    config.rootfs.diff_ids = [...diffIdsOf(base), ...diffIdsOf(top)]
+    config.config.Labels['org.airlock.test.tag'] = String(i)
+    config.history = layers.map((_, n) => ({ created: CREATED, created_by: `layer ${n}` }))
+    const configBlob = blob(Buffer.from(JSON.stringify(config, null, MANIFEST_INDENT)), mt.config)
+    const manifestJson = {
+      schemaVersion: 2,
+      mediaType: mt.manifest,
+      config: descriptor(configBlob),
+      layers: layers.map(descriptor),
+    }
+    const manifest = blob(Buffer.from(JSON.stringify(manifestJson, null, MANIFEST_INDENT)), mt.manifest)
+    out.push({ manifest, config: configBlob, layers, platform: base.platform })
+  }
+  return out
+}
+
 export interface MakeIndexOptions {
   platforms: Platform[]
   layerSizes: number[]

@@ -10,6 +10,8 @@ export type Intercept =
   | { action: 'stall' }
   | { action: 'respond'; status: number; headers?: Record<string, string>; body?: string }
   | { action: 'corrupt' }
+  /** Forward the answer's headers and its first `after` body bytes, then close the connection. */
+  | { action: 'cut'; after: number }
   | undefined
 
 export interface TestProxy {
@@ -60,6 +62,20 @@ export async function startProxy(
         // Keep upload Locations pointing at the proxy.
         if (typeof headers.location === 'string')
           headers.location = headers.location.replace(targetHost, proxyHost)
+        if (what?.action === 'cut') {
+          res.writeHead(upRes.statusCode ?? 502, headers)
+          let left = what.after
+          upRes.on('data', (c: Buffer) => {
+            if (left <= 0) return
+            res.write(c.subarray(0, left))
+            left -= c.length
+            // FIN, not RST: a reset would make the client's kernel drop the bytes it has not read
+            // yet, headers included, and the cut would look like a failure before the answer.
+            if (left <= 0) res.socket?.end()
+          })
+          upRes.on('end', () => res.socket?.end())
+          return
+        }
         if (what?.action === 'corrupt') {
           const chunks: Buffer[] = []
           upRes.on('data', (c) => chunks.push(c))

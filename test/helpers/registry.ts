@@ -72,7 +72,23 @@ export interface StartRegistryOptions {
   tls?: boolean
   /** Registry executable (default $AIRLOCK_TEST_REGISTRY_BIN or `docker-registry`); mainly for harness tests. */
   binary?: string
+  /** Token auth: more users (name → password), as robot accounts of several Harbor projects. */
+  users?: Record<string, string>
+  /**
+   * Token auth: what a user may have of a requested scope (default: everything asked). Return the
+   * allowed actions (an empty list grants nothing), as Harbor limits a robot to its own project.
+   */
+  grant?: (user: string, access: TokenAccess) => string[]
+  /**
+   * Token auth: a fault for the n-th token request (counted from 1, harness requests not counted):
+   * a status answer, a connection reset before any answer, or an answer cut in the middle of its body.
+   */
+  tokenFault?: (n: number) => TokenFault | undefined
 }
+
+export type TokenFault =
+  | { status: number; headers?: Record<string, string> }
+  | { reset: 'before-headers' | 'mid-body' }
 
 /** Header that marks requests made by the harness itself; such tokens are not logged in `issued`. */
 export const HARNESS_HEADER = 'x-airlock-test-harness'
@@ -306,8 +322,13 @@ async function startTokenServer(opts: {
   kid: string
   username: string
   password: string
+  users?: Record<string, string>
+  grant?: StartRegistryOptions['grant']
+  tokenFault?: StartRegistryOptions['tokenFault']
 }): Promise<TokenServerHandle> {
   const issued: IssuedToken[] = []
+  const passwords: Record<string, string> = { ...opts.users, [opts.username]: opts.password }
+  let requests = 0
 
   const sendJson = (
     res: ServerResponse,
@@ -323,6 +344,19 @@ async function startTokenServer(opts: {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     if (url.pathname !== TOKEN_PATH) return sendJson(res, 404, { errors: [{ code: 'NOT_FOUND' }] })
+    const fault = req.headers[HARNESS_HEADER] === undefined ? opts.tokenFault?.(++requests) : undefined
+    if (fault && 'status' in fault)
+      return sendJson(res, fault.status, { errors: [{ code: 'FAULT' }] }, fault.headers)
+    if (fault?.reset === 'before-headers') {
+      req.socket.destroy()
+      return
+    }
+    if (fault?.reset === 'mid-body') {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '400' })
+      res.write('{"token":"eyJ0eXAiOiJKV1Qi')
+      setTimeout(() => res.destroy(), 20)
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'POST') {
       return sendJson(res, 405, { errors: [{ code: 'UNSUPPORTED' }] })
     }
@@ -358,7 +392,7 @@ async function startTokenServer(opts: {
     if (service !== undefined && service !== TOKEN_SERVICE) {
       return sendJson(res, 400, { errors: [{ code: 'UNSUPPORTED', message: `unknown service ${service}` }] })
     }
-    if (user !== undefined && (user !== opts.username || pass !== opts.password)) {
+    if (user !== undefined && (passwords[user] === undefined || pass !== passwords[user])) {
       return sendJson(
         res,
         401,
@@ -369,7 +403,9 @@ async function startTokenServer(opts: {
 
     // Anonymous clients get a syntactically valid token without any access (like Harbor/Docker Hub
     // for private repositories); authenticated clients get everything they ask for.
-    const access = user === undefined ? [] : scopes.map(parseScope).filter((a) => a !== undefined)
+    const access = (user === undefined ? [] : scopes.map(parseScope).filter((a) => a !== undefined))
+      .map((a) => (user !== undefined && opts.grant ? { ...a, actions: opts.grant(user, a) } : a))
+      .filter((a) => a.actions.length > 0)
     const now = Math.floor(Date.now() / 1000)
     const claims = {
       iss: TOKEN_ISSUER,
@@ -574,6 +610,9 @@ export async function startRegistry(opts: StartRegistryOptions = {}): Promise<Te
         kid,
         username: username!,
         password: password!,
+        users: opts.users,
+        grant: opts.grant,
+        tokenFault: opts.tokenFault,
       })
       entry.servers.push(tokenServer.server)
       token = { realm: tokenServer.url, bundle: certFile }

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { copyImage } from '../copy/copy-image.js'
 import type { CopyEventHandler } from '../copy/events.js'
 import { runPool } from '../copy/pool.js'
@@ -39,7 +38,10 @@ export interface CreateBundleOptions {
   concurrency?: number
   /** Blobs in flight per image (default 4). */
   jobs?: number
-  /** Attempts after the first for an image that fails in a retryable way (default 2). */
+  /**
+   * Attempts after the first of a request that fails in a retryable way (src/lib/http/retry.ts);
+   * default the spec's `retries`, else 3.
+   */
   retries?: number
   env?: NodeJS.ProcessEnv
   signal?: AbortSignal
@@ -166,33 +168,28 @@ async function addImage(item: BundleItem, ctx: AddContext): Promise<BundleImageR
     ...r,
     seconds: (performance.now() - started) / 1000,
   })
-  const retries = ctx.opts.retries ?? ctx.resolved.session?.spec.defaults.retries ?? 2
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const r = await copyInto(item, item.name, ctx, {})
-      const referrers =
-        item.referrers && item.registry ? await addReferrers(item, r.sourceDigest, ctx) : undefined
-      return done({
-        action: r.upToDate ? 'present' : 'added',
-        reason: r.upToDate ? 'the bundle has this digest already' : undefined,
-        digest: r.destinationDigest,
-        sourceDigest: r.sourceDigest,
-        platforms: r.platforms,
-        bytes: r.bytes.copied,
-        attempts: attempt,
-        ...(referrers ? { referrers } : {}),
-      })
-    } catch (err) {
-      const e = toAirlockError(err)
-      if (ctx.signal.aborted || !e.retryable || attempt > retries) {
-        return done({
-          action: 'failed',
-          attempts: attempt,
-          error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
-        })
-      }
-      await sleep(500 * 2 ** (attempt - 1), undefined, { signal: ctx.signal }).catch(() => undefined)
-    }
+  try {
+    // Retries happen below, once per request (src/lib/http/retry.ts): a failure here is final.
+    const r = await copyInto(item, item.name, ctx, {})
+    const referrers =
+      item.referrers && item.registry ? await addReferrers(item, r.sourceDigest, ctx) : undefined
+    return done({
+      action: r.upToDate ? 'present' : 'added',
+      reason: r.upToDate ? 'the bundle has this digest already' : undefined,
+      digest: r.destinationDigest,
+      sourceDigest: r.sourceDigest,
+      platforms: r.platforms,
+      bytes: r.bytes.copied,
+      attempts: 1,
+      ...(referrers ? { referrers } : {}),
+    })
+  } catch (err) {
+    const e = toAirlockError(err)
+    return done({
+      action: 'failed',
+      attempts: 1,
+      error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+    })
   }
 }
 
@@ -212,6 +209,7 @@ async function copyInto(
   const r = await copyImage(source, ref, {
     platforms: item.platforms,
     jobs: ctx.opts.jobs ?? 4,
+    retries: ctx.opts.retries ?? ctx.resolved.session?.spec.defaults.retries,
     signal: ctx.signal,
     onEvent: ctx.events,
     source: {

@@ -6,6 +6,7 @@
  * after all its blobs and manifests are there. Without --to, images go where the spec that made the
  * bundle said. A failure never stops the other images (exit 3).
  */
+import { BlobLedger } from '../copy/blob-ledger.js'
 import { copyImage } from '../copy/copy-image.js'
 import type { CopyEventHandler } from '../copy/events.js'
 import { runPool } from '../copy/pool.js'
@@ -149,11 +150,13 @@ export async function pushBundle(file: string, opts: PushBundleOptions = {}): Pr
       )
     const images: PushedImage[] = new Array(planned.length)
     const events = progressEvents(opts.onProgress)
+    // One ledger for the whole push: a layer shared by several images is sent once per repository.
+    const ledger = new BlobLedger()
     await runPool(
       planned.map((p, i) => [p, i] as const),
       Math.max(1, opts.concurrency ?? 2),
       async ([p, i]) => {
-        images[i] = await pushOne(bundle, p.image, p.target, { ...opts, events }, signal)
+        images[i] = await pushOne(bundle, p.image, p.target, { ...opts, events, ledger }, signal)
         opts.onImage?.(images[i])
       },
       signal,
@@ -197,7 +200,7 @@ async function pushOne(
   bundle: Bundle,
   image: BundleImage,
   target: string,
-  opts: PushBundleOptions & { events?: CopyEventHandler },
+  opts: PushBundleOptions & { events?: CopyEventHandler; ledger: BlobLedger },
   signal: AbortSignal,
 ): Promise<PushedImage> {
   const started = performance.now()
@@ -207,6 +210,7 @@ async function pushOne(
     const r = await copyImage(bundle.reference(image), `docker://${target}`, {
       platforms: opts.platforms?.map(parsePlatform),
       jobs: opts.jobs ?? 4,
+      ledger: opts.ledger,
       signal,
       onEvent: opts.events,
       destination: { registry: opts.registry },

@@ -8,7 +8,8 @@
  */
 import { setMaxListeners } from 'node:events'
 import { sha256Digest } from '../digest.js'
-import { AirlockError } from '../errors.js'
+import { AirlockError, localIoError } from '../errors.js'
+import { DEFAULT_RETRIES } from '../http/retry.js'
 import {
   type Descriptor,
   formatPlatform,
@@ -27,6 +28,7 @@ import type {
   RawManifest,
   TransportContext,
 } from '../transports/transport.js'
+import { BlobLedger } from './blob-ledger.js'
 import { copyBlob } from './copy-blob.js'
 import type { CopyEventHandler } from './events.js'
 import { runPool } from './pool.js'
@@ -36,8 +38,18 @@ export interface CopyOptions {
   platforms?: Platform[]
   /** Blobs in flight at once (default 6). */
   jobs?: number
-  /** Attempts after the first for a blob that fails in a retryable way (default 3). */
+  /**
+   * Attempts after the first for a request that fails in a retryable way, and for a blob whose
+   * stream broke (`--retry-times`; default 3). Sets both sides' RegistryOptions.retries where they
+   * do not set it themselves. See src/lib/http/retry.ts.
+   */
   retries?: number
+  /**
+   * What this run has sent where: pass one ledger to every copy of a run (mirror, bundle push) so
+   * that a blob shared by several images goes to a destination repository once. Default: a ledger
+   * of this copy alone.
+   */
+  ledger?: BlobLedger
   /** Try cross-repository mounts within one registry (default true). */
   mount?: boolean
   source?: TransportContext
@@ -90,13 +102,13 @@ export async function copyImage(
   const signal = options.signal ?? new AbortController().signal
   setMaxListeners(0, signal)
   const jobs = Math.max(1, options.jobs ?? 6)
-  const src = await srcRef.newSource({ ...options.source, signal })
+  const src = await srcRef.newSource(withRetryTimes(options.source, options.retries, signal))
   let dst: ImageDestination | undefined
   try {
-    dst = await dstRef.newDestination({ ...options.destination, signal })
+    dst = await dstRef.newDestination(withRetryTimes(options.destination, options.retries, signal))
     return await run(src, dst, options, jobs, signal, started)
   } catch (err) {
-    if (!signal.aborted) throw err
+    if (!signal.aborted) throw localIoError(err) ?? err
     if (signal.reason instanceof AirlockError) throw signal.reason
     throw new AirlockError(
       'INTERRUPTED',
@@ -231,6 +243,7 @@ async function run(
   result.blobs.total = blobs.size
   for (const d of blobs.values()) result.bytes.total += d.size
 
+  const ledger = options.ledger ?? new BlobLedger()
   // Capabilities, not transport names, decide how blobs move.
   const blobJobs = src.capabilities.concurrentBlobs && dst.capabilities.concurrentBlobs ? jobs : 1
   await runPool(
@@ -239,7 +252,8 @@ async function run(
     async (desc, poolSignal) => {
       const action = await copyBlob(src, dst, desc, {
         signal: poolSignal,
-        retries: options.retries ?? 3,
+        retries: options.retries ?? options.destination?.registry?.retries ?? DEFAULT_RETRIES,
+        ledger,
         onEvent: emit,
         mount: (options.mount ?? true) && dst.capabilities.canMount,
       })
@@ -313,4 +327,14 @@ function narrowIndex(top: RawManifest, chosen: Descriptor[]): RawManifest {
   doc.manifests = doc.manifests.filter((m: Descriptor) => keep.has(m.digest))
   const bytes = Buffer.from(JSON.stringify(doc))
   return { bytes, mediaType: top.mediaType, digest: sha256Digest(bytes) }
+}
+
+/** A side's context with the copy's signal, and `--retry-times` where the side sets no retries. */
+function withRetryTimes(
+  ctx: TransportContext | undefined,
+  retries: number | undefined,
+  signal: AbortSignal,
+): TransportContext {
+  if (retries === undefined || ctx?.registry?.retries !== undefined) return { ...ctx, signal }
+  return { ...ctx, registry: { ...ctx?.registry, retries }, signal }
 }

@@ -1,21 +1,40 @@
 /**
  * One Harbor API v2.0 exchange: `/api/v2.0` + path on the Harbor host, HTTP basic auth (the API's
- * security definition; ../shared/reference/harbor-api.md "Basics"), JSON bodies, retries of GET and
- * HEAD on 5xx, 429 and broken connections, and error answers turned into AirlockErrors.
+ * security definition), JSON bodies, retries of GET and HEAD on 5xx, 429 and broken connections
+ * (bodies included), and error answers turned into AirlockErrors.
  *
  * It rides on the registry transport's HostHttp (keep-alive agents, TLS verification, certs.d CAs,
  * https first with plain http only on loopback or with TLS verification off). No cookies are sent,
- * so Harbor's CSRF check does not apply (harbor-api.md "CSRF").
+ * so Harbor's CSRF check does not apply (it guards cookie sessions only).
  */
-import { setTimeout as sleep } from 'node:timers/promises'
 import { findCredentials } from '../auth/auth-files.js'
 import { AirlockError } from '../errors.js'
+import { bodyReadError, isTransientError, RetryPolicy, TryAgain, withRetries } from '../http/retry.js'
 import { HostHttp, type HttpRequest, type HttpResponse, isLoopbackHost } from '../transports/registry/http.js'
 import type { Credentials, RegistryOptions } from '../transports/registry/options.js'
 import { harborError } from './api-errors.js'
 import { harborHost } from './project-name.js'
 
 export const API_BASE = '/api/v2.0'
+
+/** An API answer, read whole. */
+export interface HarborAnswer {
+  status: number
+  headers: Record<string, string>
+  bytes: Buffer
+  text(): string
+  json(): unknown
+}
+
+function answer(res: HttpResponse, bytes: Buffer): HarborAnswer {
+  return {
+    status: res.status,
+    headers: res.headers,
+    bytes,
+    text: () => bytes.toString('utf8'),
+    json: () => JSON.parse(bytes.toString('utf8')),
+  }
+}
 
 export interface ApiCall {
   method: HttpRequest['method']
@@ -72,7 +91,7 @@ export class HarborApi {
     return this.credsPromise
   }
 
-  async call(spec: ApiCall): Promise<HttpResponse> {
+  async call(spec: ApiCall): Promise<HarborAnswer> {
     const creds = await this.credentials()
     const headers: Record<string, string> = {
       accept: 'application/json',
@@ -89,36 +108,35 @@ export class HarborApi {
       headers['content-type'] = 'application/json'
     }
     const url = `${this.origin ?? ''}${API_BASE}${spec.path}`
-    const retries = spec.method === 'GET' || spec.method === 'HEAD' ? (this.options.retries ?? 4) : 0
-    for (let attempt = 0; ; attempt++) {
+    // The one retry policy (src/lib/http/retry.ts), for requests that change nothing (GET, HEAD);
+    // the answer is read whole inside each attempt, so a body cut short is tried again too.
+    const policy = new RetryPolicy(
+      spec.method === 'GET' || spec.method === 'HEAD' ? this.options : { ...this.options, retries: 0 },
+    )
+    return withRetries(policy, undefined, async () => {
       let res: HttpResponse
       try {
         res = await this.http.send({ method: spec.method, url, headers, body })
       } catch (err) {
-        if (err instanceof AirlockError && err.retryable && attempt < retries) {
-          await this.backoff(attempt)
-          continue
-        }
-        throw this.unreachable(err)
+        const e = this.unreachable(err)
+        throw isTransientError(e) ? new TryAgain(e) : e
       }
       const path = `${API_BASE}${spec.path.split('?')[0]}`
       this.options.onRequest?.({ method: spec.method, host: this.host, path, status: res.status })
-      if (spec.expect.includes(res.status)) return res
-      const text = spec.method === 'HEAD' ? '' : await res.body.text().catch(() => '')
-      await res.body.dump().catch(() => undefined)
+      let bytes: Buffer
+      try {
+        bytes = spec.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer())
+        await res.body.dump()
+      } catch (err) {
+        const e = bodyReadError(err, this.host, `the answer to ${spec.what}`)
+        throw isTransientError(e) ? new TryAgain(e) : e
+      }
+      if (spec.expect.includes(res.status)) return answer(res, bytes)
       const { what, forbiddenHint, notFoundHint } = spec
       const context = { host: this.host, what, creds, forbiddenHint, notFoundHint }
-      const error = harborError(res.status, text, context, res.headers['x-request-id'])
-      if (error.retryable && attempt < retries) {
-        await this.backoff(attempt)
-        continue
-      }
-      throw error
-    }
-  }
-
-  private async backoff(attempt: number): Promise<void> {
-    await sleep((this.options.backoffMs ?? 250) * 2 ** attempt * (0.75 + Math.random() / 2))
+      const error = harborError(res.status, bytes.toString('utf8'), context, res.headers['x-request-id'])
+      throw error.retryable ? new TryAgain(error, res.headers['retry-after']) : error
+    })
   }
 
   /** HostHttp speaks of "registry"; say Harbor API, keep the network code, never the URL. */

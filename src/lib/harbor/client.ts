@@ -73,7 +73,7 @@ export class HarborClient {
   /** GET /ping answers `Pong` without auth (src/server/v2.0/handler/ping.go). */
   async ping(): Promise<void> {
     const res = await this.api.call({ method: 'GET', path: '/ping', what: 'ping', expect: [200, 404] })
-    const text = (await res.body.text()).trim()
+    const text = res.text().trim()
     if (res.status !== 200 || text !== 'Pong') {
       throw new AirlockError('REGISTRY_HTTP', `${this.host} does not answer as a Harbor v2.0 API`, {
         status: res.status,
@@ -91,7 +91,6 @@ export class HarborClient {
       what: `look up project "${project}"`,
       expect: [200, 404],
     })
-    await res.body.dump()
     return res.status === 200
   }
 
@@ -106,7 +105,7 @@ export class HarborClient {
       expect: [200],
       notFoundHint: missingHint(project),
     })
-    const doc = (await res.body.json()) as {
+    const doc = res.json() as {
       project_id: number
       name: string
       metadata?: Record<string, string>
@@ -143,7 +142,6 @@ export class HarborClient {
       expect: [201, 409],
       forbiddenHint: `Harbor may let only admins create projects (project_creation_restriction); ask a Harbor admin to create "${project}", or use an account allowed to`,
     })
-    await res.body.dump()
     return { created: res.status === 201 }
   }
 
@@ -176,7 +174,7 @@ export class HarborClient {
       expect: [200],
       notFoundHint: missingHint(project),
     })
-    const doc = (await res.body.json()) as {
+    const doc = res.json() as {
       quota?: { hard?: { storage?: number }; used?: { storage?: number } }
     }
     const hard = doc.quota?.hard?.storage

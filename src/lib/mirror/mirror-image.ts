@@ -1,10 +1,10 @@
 /**
  * One tag of a mirror run: decide by digest (HEAD requests, which Docker Hub does not count as
- * pulls) whether it must be copied; copy it with retries; bring its cosign-style signature,
- * attestation and SBOM tags in step with the source when asked, also when the image itself is
+ * pulls) whether it must be copied; copy it (requests are retried by src/lib/http/retry.ts, not
+ * here); bring its cosign-style signature, attestation and SBOM tags in step with the source when asked, also when the image itself is
  * unchanged. Never throws: the outcome is an ImageReport.
  */
-import { setTimeout as sleep } from 'node:timers/promises'
+import type { BlobLedger } from '../copy/blob-ledger.js'
 import { copyImage } from '../copy/copy-image.js'
 import { AirlockError, isAirlockError, toAirlockError } from '../errors.js'
 import { parsePlatform } from '../manifest.js'
@@ -22,7 +22,10 @@ export interface ImageContext {
   /** Tags of the target repositories, listed once per run (for signature tags). */
   targets: TargetRepositories
   state: MirrorState
+  /** Attempts after the first of each request (the spec's `retries`). */
   retries: number
+  /** What this run has sent where: each blob goes to a target repository once per run. */
+  ledger?: BlobLedger
   jobs: number
   dryRun: boolean
   /**
@@ -164,41 +167,35 @@ export async function mirrorImage(plan: PlannedImage, ctx: ImageContext): Promis
         targetDigest,
       })
     }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await copyImage(plan.source, plan.target, {
-          platforms: plan.platforms?.map(parsePlatform),
-          jobs: ctx.jobs,
-          signal: ctx.signal,
-          source: { registry: ctx.optionsFor(parseDockerRef(strip(plan.source)).registry) },
-          destination: { registry: ctx.optionsFor(parseDockerRef(strip(plan.target)).registry) },
-        })
-        ctx.state.set(strip(plan.target), {
-          sourceDigest: result.sourceDigest,
-          targetDigest: result.destinationDigest,
-        })
-        const referrers = plan.referrers ? await copySignatures(plan, result.sourceDigest, ctx) : undefined
-        return done({
-          action: result.upToDate ? 'skipped' : 'copied',
-          reason: result.upToDate ? 'same digest at the target' : undefined,
-          sourceDigest: result.sourceDigest,
-          targetDigest: result.destinationDigest,
-          bytes: result.bytes.copied + (referrers?.bytes ?? 0),
-          attempts: attempt,
-          referrers: referrers?.tags,
-        })
-      } catch (err) {
-        const e = toAirlockError(err)
-        if (ctx.signal.aborted || !e.retryable || attempt > ctx.retries)
-          throw Object.assign(e, { attempts: attempt })
-        await sleep(500 * 2 ** (attempt - 1), undefined, { signal: ctx.signal })
-      }
-    }
+    // Retries happen below, once per request (src/lib/http/retry.ts): a failure here is final.
+    const result = await copyImage(plan.source, plan.target, {
+      platforms: plan.platforms?.map(parsePlatform),
+      jobs: ctx.jobs,
+      retries: ctx.retries,
+      ledger: ctx.ledger,
+      signal: ctx.signal,
+      source: { registry: ctx.optionsFor(parseDockerRef(strip(plan.source)).registry) },
+      destination: { registry: ctx.optionsFor(parseDockerRef(strip(plan.target)).registry) },
+    })
+    ctx.state.set(strip(plan.target), {
+      sourceDigest: result.sourceDigest,
+      targetDigest: result.destinationDigest,
+    })
+    const referrers = plan.referrers ? await copySignatures(plan, result.sourceDigest, ctx) : undefined
+    return done({
+      action: result.upToDate ? 'skipped' : 'copied',
+      reason: result.upToDate ? 'same digest at the target' : undefined,
+      sourceDigest: result.sourceDigest,
+      targetDigest: result.destinationDigest,
+      bytes: result.bytes.copied + (referrers?.bytes ?? 0),
+      attempts: 1,
+      referrers: referrers?.tags,
+    })
   } catch (err) {
     const e = toAirlockError(err)
     return done({
       action: 'failed',
-      attempts: (err as { attempts?: number }).attempts ?? 1,
+      attempts: 1,
       error: { code: e.code, message: e.message },
     })
   }
@@ -282,6 +279,8 @@ async function copySignatures(
     const result = await ctx.targets.once(target, () =>
       copyImage(`docker://${srcRepo}:${tag}`, `docker://${target}`, {
         jobs: ctx.jobs,
+        retries: ctx.retries,
+        ledger: ctx.ledger,
         signal: ctx.signal,
         source: { registry: ctx.optionsFor(parseDockerRef(srcRepo).registry) },
         destination: { registry: ctx.optionsFor(parseDockerRef(dstRepo).registry) },

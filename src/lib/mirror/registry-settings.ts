@@ -24,7 +24,7 @@ export function settingsFor(spec: MirrorSpec, host: string): RegistrySettings {
 export function registryOptionsFor(
   spec: MirrorSpec,
   host: string,
-  shared: Pick<RegistryOptions, 'throttle' | 'onRequest'>,
+  shared: Pick<RegistryOptions, 'throttle' | 'onRequest' | 'retries'>,
   env: NodeJS.ProcessEnv = process.env,
 ): RegistryOptions {
   const s = settingsFor(spec, host)
@@ -33,6 +33,8 @@ export function registryOptionsFor(
     tlsVerify: s.tlsVerify ?? spec.defaults.tlsVerify,
     throttle: shared.throttle,
     onRequest: shared.onRequest,
+    retries: shared.retries,
+    credsFlag: `credentials under registries.${host} in the mirror spec`,
   }
 }
 

@@ -2,8 +2,11 @@
  * `airlock mirror SPEC`: every selected tag of every source into the target registry (and Harbor
  * project), incrementally and politely: tags are compared by digest with HEAD requests, immutable
  * tags already there are not asked for, each registry gets its own concurrency and request rate,
- * every image is retried and a failure never stops the others (exit 3 when any failed).
+ * requests are retried by the one policy (src/lib/http/retry.ts), a blob shared by several images
+ * goes to a target repository once (src/lib/copy/blob-ledger.ts), and a failure never stops the
+ * others (exit 3 when any failed).
  */
+import { BlobLedger } from '../copy/blob-ledger.js'
 import { runPool } from '../copy/pool.js'
 import { HarborClient } from '../harbor/client.js'
 import { parseDockerRef } from '../reference.js'
@@ -59,6 +62,7 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
     const state = await MirrorState.load(opts.stateFile ?? defaultStatePath(specFile, opts.env))
     const images: ImageReport[] = new Array(plan.images.length)
     const targets = new TargetRepositories(client, signal)
+    const ledger = new BlobLedger()
     await runPool(
       plan.images.map((p, i) => [p, i] as const),
       Math.max(1, spec.defaults.concurrency),
@@ -71,6 +75,7 @@ export async function runMirror(specFile: string, opts: MirrorOptions = {}): Pro
           targets,
           state,
           retries: spec.defaults.retries,
+          ledger,
           jobs: opts.jobs ?? 4,
           dryRun: opts.dryRun ?? false,
           targetMissing:

@@ -26,7 +26,9 @@ export interface SpecSession {
 export function openSpecSession(spec: MirrorSpec, env?: NodeJS.ProcessEnv): SpecSession {
   const counters: Record<string, RegistryCounters> = {}
   const limiter = new RateLimiter((host) => settingsFor(spec, host))
-  const shared: Pick<RegistryOptions, 'throttle' | 'onRequest'> = {
+  const shared: Pick<RegistryOptions, 'throttle' | 'onRequest' | 'retries'> = {
+    // The spec's retries are those of every request (src/lib/http/retry.ts), planning included.
+    retries: spec.defaults.retries,
     throttle: limiter.throttle,
     onRequest: (info) => {
       counters[info.host] ??= { requests: 0 }

@@ -79,6 +79,13 @@ export interface ImageDestination {
    * index type holds one image: the engine picks the platform (--platform, else this machine's).
    */
   readonly supportedManifestTypes?: readonly string[]
+  /**
+   * Where this destination keeps blobs, for the run-wide ledger (src/lib/copy/blob-ledger.ts):
+   * destinations with the same blobKey share blobs (one registry repository), and those with the
+   * same mountKey (one registry) can mount each other's. Undefined: nothing is shared.
+   */
+  readonly blobKey?: string
+  readonly mountKey?: string
   /** The digest the destination's tag (or reference) points at now, undefined when absent. */
   currentDigest(): Promise<string | undefined>
   /** Whether a manifest with this digest is already stored. */

@@ -5,7 +5,15 @@
  * until shortly before they expire, and dropped and fetched again on a 401.
  */
 import { AirlockError } from '../../errors.js'
-import type { HostHttp } from './http.js'
+import {
+  bodyReadError,
+  isTransientError,
+  isTransientStatus,
+  type RetryPolicy,
+  TryAgain,
+  withRetries,
+} from '../../http/retry.js'
+import type { HostHttp, HttpResponse } from './http.js'
 import type { Credentials } from './options.js'
 
 export interface Challenge {
@@ -55,7 +63,9 @@ export class RegistryAuth {
 
   constructor(
     private readonly http: HostHttp,
+    private readonly policy: RetryPolicy,
     private readonly creds: () => Promise<Credentials | undefined>,
+    private readonly loginHint: () => string,
   ) {}
 
   get knownScheme(): Challenge['scheme'] | undefined {
@@ -69,7 +79,7 @@ export class RegistryAuth {
   }
 
   /** Authorization header for a request needing `scopes`, or undefined for anonymous. */
-  async header(scopes: string[]): Promise<string | undefined> {
+  async header(scopes: string[], signal?: AbortSignal): Promise<string | undefined> {
     const c = this.challenge
     if (!c) return undefined
     if (c.scheme === 'basic') {
@@ -83,7 +93,7 @@ export class RegistryAuth {
     if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`
     let p = this.pending.get(key)
     if (!p) {
-      p = this.fetchToken(c, scopes).finally(() => this.pending.delete(key))
+      p = this.fetchToken(c, scopes, signal).finally(() => this.pending.delete(key))
       this.pending.set(key, p)
     }
     return `Bearer ${await p}`
@@ -94,7 +104,11 @@ export class RegistryAuth {
     this.tokens.delete([...scopes].sort().join(' '))
   }
 
-  private async fetchToken(c: Challenge, scopes: string[]): Promise<string> {
+  /**
+   * GET realm?service=…&scope=… (docs/spec/auth/token.md), with the retry policy: a 5xx or 429
+   * (honouring Retry-After) or a connection broken before or inside the body is tried again.
+   */
+  private async fetchToken(c: Challenge, scopes: string[], signal?: AbortSignal): Promise<string> {
     const realm = c.params.realm
     if (!realm)
       throw new AirlockError('AUTH_FAILED', `${this.http.host} asked for a bearer token without a realm`)
@@ -105,15 +119,37 @@ export class RegistryAuth {
     const headers: Record<string, string> = { accept: 'application/json' }
     if (creds)
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
-    const res = await this.http.send({ method: 'GET', url: url.toString(), headers })
-    const text = await res.body.text()
+    const what = `a token from ${url.host}`
+    const { res, text } = await withRetries(this.policy, signal, async () => {
+      let res: HttpResponse
+      try {
+        res = await this.http.send({ method: 'GET', url: url.toString(), headers, signal })
+      } catch (err) {
+        throw isTransientError(err) ? new TryAgain(err) : err
+      }
+      if (isTransientStatus(res.status)) {
+        await res.body.dump()
+        const err = new AirlockError('REGISTRY_HTTP', `token service ${url.host} answered ${res.status}`, {
+          status: res.status,
+          retryable: true,
+          hint: 'the token service is overloaded or failing; try again later',
+        })
+        throw new TryAgain(err, res.headers['retry-after'])
+      }
+      try {
+        return { res, text: await res.body.text() }
+      } catch (err) {
+        const e = bodyReadError(err, url.host, what, signal)
+        throw e.retryable ? new TryAgain(e) : e
+      }
+    })
     if (res.status === 401 || res.status === 403) {
       throw new AirlockError(
         'AUTH_FAILED',
         creds
           ? `${this.http.host} refused the credentials of user "${creds.username}" (token service ${url.host} answered ${res.status})`
           : `${this.http.host} requires credentials (token service ${url.host} answered ${res.status})`,
-        { hint: 'run airlock login, or pass --creds USER:PASSWORD / --authfile', status: res.status },
+        { hint: this.loginHint(), status: res.status },
       )
     }
     if (res.status >= 400) {

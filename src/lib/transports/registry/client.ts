@@ -5,9 +5,16 @@
  * turns error answers into AirlockErrors that name the registry and what was asked.
  */
 import type { Readable } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { findCredentials } from '../../auth/auth-files.js'
 import { AirlockError, type ErrorCode } from '../../errors.js'
+import {
+  bodyReadError,
+  isTransientError,
+  isTransientStatus,
+  RetryPolicy,
+  TryAgain,
+  withRetries,
+} from '../../http/retry.js'
 import { MANIFEST_ACCEPT, normalizeContentType } from '../../manifest.js'
 import { registryHost } from '../../reference.js'
 import { RegistryAuth } from './auth.js'
@@ -36,6 +43,7 @@ export class RegistryClient {
   readonly host: string
   private readonly http: HostHttp
   private readonly auth: RegistryAuth
+  private readonly policy: RetryPolicy
   private credsPromise: Promise<Credentials | undefined> | undefined
 
   constructor(
@@ -46,7 +54,13 @@ export class RegistryClient {
     this.registry = registry
     this.host = registryHost(registry)
     this.http = new HostHttp(this.host, options)
-    this.auth = new RegistryAuth(this.http, () => this.credentials())
+    this.policy = new RetryPolicy(options)
+    this.auth = new RegistryAuth(
+      this.http,
+      this.policy,
+      () => this.credentials(),
+      () => this.loginHint(),
+    )
   }
 
   credentials(): Promise<Credentials | undefined> {
@@ -57,6 +71,11 @@ export class RegistryClient {
           authfile: this.options.authfile,
         })
     return this.credsPromise
+  }
+
+  /** How to log in to this registry, with the right flag for the command at hand. */
+  loginHint(): string {
+    return loginHintFor(this.registry, this.options.credsFlag)
   }
 
   /** GET /v2/: checks the registry answers the distribution API and learns its auth challenge. */
@@ -72,12 +91,26 @@ export class RegistryClient {
     await res.body.dump()
   }
 
+  /**
+   * One request with auth and the retry policy (src/lib/http/retry.ts). The response body is handed
+   * on as a stream: a failure after the headers is the caller's to handle. Use `fetch` for a body
+   * that must be read whole, so that a connection broken in the middle of it is retried too.
+   */
   async request(spec: RequestSpec): Promise<HttpResponse> {
-    const retries = this.options.retries ?? 4
+    return (await this.exchange(spec, false)).res
+  }
+
+  /** As `request`, with the whole body read inside each attempt (manifests, tag lists). */
+  async fetch(spec: RequestSpec): Promise<HttpResponse & { bytes: Buffer }> {
+    const { res, bytes } = await this.exchange(spec, true)
+    return { ...res, bytes: bytes ?? Buffer.alloc(0) }
+  }
+
+  private async exchange(spec: RequestSpec, buffer: boolean): Promise<{ res: HttpResponse; bytes?: Buffer }> {
     const replayable = spec.body === undefined || Buffer.isBuffer(spec.body)
     let reauthed = false
-    for (let attempt = 0; ; attempt++) {
-      const authorization = await this.auth.header(spec.scopes)
+    return withRetries(this.policy, spec.signal, async () => {
+      const authorization = await this.auth.header(spec.scopes, spec.signal)
       const headers = {
         'user-agent': 'airlock',
         ...spec.headers,
@@ -89,11 +122,7 @@ export class RegistryClient {
         res = await this.http.send({ ...spec, headers })
       } catch (err) {
         release?.()
-        if (err instanceof AirlockError && err.retryable && replayable && attempt < retries) {
-          await this.backoff(attempt, undefined, spec.signal)
-          continue
-        }
-        throw err
+        throw isTransientError(err) && replayable ? new TryAgain(err) : err
       }
       release?.()
       const path = spec.url.startsWith('http') ? new URL(spec.url).pathname : spec.url.split('?')[0]
@@ -111,33 +140,20 @@ export class RegistryClient {
         this.auth.learn(res.headers['www-authenticate'])
         this.auth.invalidate(spec.scopes)
         if (!this.auth.knownScheme) break401(this.host, spec.what)
-        attempt--
-        continue
+        throw new TryAgain(undefined, undefined, true)
       }
-      const transient = res.status === 429 || (res.status >= 500 && res.status !== 501 && res.status !== 505)
-      if (transient && replayable && attempt < retries) {
-        await res.body.dump()
-        await this.backoff(attempt, res.headers['retry-after'], spec.signal)
-        continue
+      if (isTransientStatus(res.status) && replayable) {
+        throw new TryAgain(await this.errorFrom(res, spec), res.headers['retry-after'])
       }
       if (!spec.expect.includes(res.status)) throw await this.errorFrom(res, spec)
-      return res
-    }
-  }
-
-  private async backoff(
-    attempt: number,
-    retryAfter: string | undefined,
-    signal?: AbortSignal,
-  ): Promise<void> {
-    const maxWait = (this.options.maxRetryAfterSeconds ?? 60) * 1000
-    let ms = (this.options.backoffMs ?? 250) * 2 ** attempt * (0.75 + Math.random() / 2)
-    if (retryAfter) {
-      const secs = Number(retryAfter)
-      const when = Number.isFinite(secs) ? secs * 1000 : Date.parse(retryAfter) - Date.now()
-      if (Number.isFinite(when)) ms = Math.max(0, Math.min(when, maxWait))
-    }
-    await sleep(ms, undefined, { signal })
+      if (!buffer) return { res }
+      try {
+        return { res, bytes: Buffer.from(await res.body.arrayBuffer()) }
+      } catch (err) {
+        const e = bodyReadError(err, this.host, spec.what, spec.signal)
+        throw e.retryable && replayable ? new TryAgain(e) : e
+      }
+    })
   }
 
   private async errorFrom(res: HttpResponse, spec: RequestSpec): Promise<AirlockError> {
@@ -161,15 +177,17 @@ export class RegistryClient {
     const suffix = detail ? ` (${detail})` : ''
     let code: ErrorCode = 'REGISTRY_HTTP'
     let hint: string | undefined
-    if (res.status === 401 && /insufficient_scope/.test(res.headers['www-authenticate'] ?? '')) {
+    const creds = res.status === 401 ? await this.credentials() : undefined
+    if (res.status === 401 && !creds) {
+      // Anonymous: a token registry answers insufficient_scope to an anonymous token too.
+      code = 'AUTH_FAILED'
+      hint = `${this.host} does not allow this anonymously: ${this.loginHint()}`
+    } else if (res.status === 401 && /insufficient_scope/.test(res.headers['www-authenticate'] ?? '')) {
       code = 'DENIED'
-      hint = 'the credentials are valid but lack permission for this repository (push needs write access)'
+      hint = `user "${creds?.username}" is known but lacks permission for this repository (push needs write access; a robot account is limited to its own project)`
     } else if (res.status === 401) {
       code = 'AUTH_FAILED'
-      const creds = await this.credentials()
-      hint = creds
-        ? `the registry refused user "${creds.username}"; check the password or token, or run airlock login ${this.registry}. Harbor also answers 401 when the project (the first part of the repository path) does not exist: check its name, or create it`
-        : `log in first: airlock login ${this.registry}, or pass --creds USER:PASSWORD`
+      hint = `the registry refused user "${creds?.username}"; check the password or token, or run airlock login ${this.registry}. Harbor also answers 401 when the project (the first part of the repository path) does not exist: check its name, or create it`
     } else if (res.status === 403 && /quota|upper limit/i.test(detail)) {
       code = 'QUOTA_EXCEEDED'
       hint =
@@ -193,7 +211,7 @@ export class RegistryClient {
     ref: string,
     signal?: AbortSignal,
   ): Promise<{ bytes: Buffer; mediaType: string; digest?: string }> {
-    const res = await this.request({
+    const res = await this.fetch({
       method: 'GET',
       url: `/v2/${repo}/manifests/${ref}`,
       scopes: [pullScope(repo)],
@@ -202,7 +220,7 @@ export class RegistryClient {
       what: `manifest ${repo}${ref.includes(':') ? '@' : ':'}${ref}`,
       signal,
     })
-    const bytes = Buffer.from(await res.body.arrayBuffer())
+    const bytes = res.bytes
     return {
       bytes,
       mediaType: normalizeContentType(res.headers['content-type']) ?? '',
@@ -433,7 +451,7 @@ export class RegistryClient {
     const tags: string[] = []
     let url: string | undefined = `/v2/${repo}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ''}`
     while (url) {
-      const res: HttpResponse = await this.request({
+      const res: HttpResponse & { bytes: Buffer } = await this.fetch({
         method: 'GET',
         url,
         scopes: [pullScope(repo)],
@@ -441,7 +459,15 @@ export class RegistryClient {
         what: `tags of ${repo}`,
         signal: opts.signal,
       })
-      const doc = (await res.body.json()) as { tags?: string[] | null }
+      let doc: { tags?: string[] | null }
+      try {
+        doc = JSON.parse(res.bytes.toString('utf8'))
+      } catch {
+        throw new AirlockError(
+          'REGISTRY_HTTP',
+          `${this.host} answered the tag list of ${repo} with something that is not JSON`,
+        )
+      }
       tags.push(...(doc.tags ?? []))
       const link = res.headers.link
       const m = link ? /<([^>]+)>\s*;\s*rel="?next"?/.exec(link) : null
@@ -458,6 +484,13 @@ export class RegistryClient {
     }
     return tags
   }
+}
+
+/** How to give credentials, naming the flag of the command at hand (RegistryOptions.credsFlag). */
+function loginHintFor(registry: string, flag = '--creds'): string {
+  return flag.startsWith('--')
+    ? `run airlock login ${registry}, or pass ${flag} USER:PASSWORD`
+    : `run airlock login ${registry}, or set ${flag}`
 }
 
 function break401(host: string, what: string): never {

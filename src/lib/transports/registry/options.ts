@@ -9,6 +9,11 @@ export interface Credentials {
 export interface RegistryOptions {
   /** Explicit credentials (`--creds user:pass`); they win over auth files. */
   creds?: Credentials
+  /**
+   * The flag that gives this side's credentials, for hints (`--dest-creds` on copy); default
+   * `--creds`. Where there is no such flag, what to set instead (words not starting with `--`).
+   */
+  credsFlag?: string
   /** Auth file to read (and for login, write) instead of the usual locations (`--authfile`). */
   authfile?: string
   /**
@@ -21,7 +26,10 @@ export interface RegistryOptions {
   insecureRegistries?: string[]
   /** Directories holding `<host>/ca.crt` style CA files (default: /etc/containers/certs.d, /etc/docker/certs.d). */
   certDirs?: string[]
-  /** Attempts for retryable failures (5xx, 429, connection resets). Default 4. */
+  /**
+   * Attempts after the first for a request that failed in a retryable way (5xx, 429, connection
+   * broken before or inside the body): `--retry-times`. Default 3. See src/lib/http/retry.ts.
+   */
   retries?: number
   /** Base backoff in ms (doubles each attempt, with jitter). Default 250. */
   backoffMs?: number

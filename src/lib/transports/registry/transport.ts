@@ -140,6 +140,14 @@ class RegistryDestination implements ImageDestination {
     return this.reference.ref.repository
   }
 
+  get blobKey(): string {
+    return `docker://${this.client.host}/${this.repo}`
+  }
+
+  get mountKey(): string {
+    return `docker://${this.client.host}`
+  }
+
   async currentDigest(): Promise<string | undefined> {
     const head = await this.client.headManifest(this.repo, this.reference.lookup, this.ctx.signal)
     return head?.digest
@@ -160,14 +168,23 @@ class RegistryDestination implements ImageDestination {
       registryHost(from.ref.registry) === this.client.host &&
       from.ref.repository !== this.repo
     ) {
-      const started = await this.client.startUpload(this.repo, {
-        mountDigest: desc.digest,
-        from: from.ref.repository,
-        signal: this.ctx.signal,
-      })
+      let started: string | undefined
+      try {
+        started = await this.client.startUpload(this.repo, {
+          mountDigest: desc.digest,
+          from: from.ref.repository,
+          signal: this.ctx.signal,
+        })
+      } catch (err) {
+        // A mount the user may not make (a robot account of another Harbor project: 401/403) is
+        // not an error: the blob is sent instead, as skopeo does.
+        if (!(err instanceof AirlockError) || (err.status !== 401 && err.status !== 403)) throw err
+      }
       if (started === 'mounted') return 'mounted'
-      this.openUploads.set(desc.digest, Promise.resolve(started))
-      return undefined
+      if (started !== undefined) {
+        this.openUploads.set(desc.digest, Promise.resolve(started))
+        return undefined
+      }
     }
     // The blob will be sent: open its upload session now, while the caller opens the source stream.
     const pending = this.client.startUpload(this.repo, { signal: this.ctx.signal })
