@@ -3,16 +3,18 @@
  * real registry for pulls, and the Harbor stand-in (test/helpers/harbor.ts: Harbor cannot run here)
  * with project storage limits over its own real registry. A refused pull leaves podman's storage as it
  * was; a refused push sends no blob; Harbor's refusal half way is explained with the numbers.
+ * What vfs really needs (every layer a full copy of the layers under it) is measured on a small tmpfs
+ * (the tests run as root) holding a podman graphroot.
  * The CLI runs dist/ (`npm run build` first).
  */
-import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, stat, statfs, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { execa } from 'execa'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { measureUsage } from '../../src/lib/quota/usage.js'
 import { isolatedEnv, json, runCli } from '../helpers/cli.js'
 import { type HarborStandIn, startHarborStandIn } from '../helpers/harbor.js'
-import { makeImage, pushRaw } from '../helpers/images.js'
+import { type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
 import { makePodman, type Podman } from '../helpers/podman.js'
 import { startRegistry, type TestRegistry } from '../helpers/registry.js'
 
@@ -82,13 +84,16 @@ describe('pull: podman storage against the limit', () => {
     expect(r.code, r.stderr).toBe(4)
     const e = json<ErrorJson>(r).error
     expect(e.code).toBe('QUOTA_EXCEEDED')
-    // ~2.9 MiB of gzip'd layers, estimated ×2 unpacked.
-    expect(e.message).toMatch(/pulling .*tools\/big:1 needs about 5\.\d MiB in .*root/)
+    // ~2.9 MiB of gzip'd layers, estimated ×2 unpacked; vfs keeps layer 1 twice: 2.9 + 5.7 MiB.
+    expect(e.message).toMatch(
+      /pulling .*tools\/big:1 needs about 8\.\d MiB in .*root \(podman's vfs driver: every layer a full copy of the layers under it\), but only/,
+    )
     expect(e.message).toMatch(
       /only [\d.]+ [KM]iB is available: limit 2\.0 MiB \(airlock config quota\.limit\), used [\d.]+ KiB/,
     )
     expect(e.message).toMatch(/free on the filesystem/)
     expect(e.hint).toMatch(/largest images here: .*tools\/small:1 \([\d.]+ KiB\)/)
+    expect(e.hint).toMatch(/the overlay driver .*would need 5\.\d MiB/)
     expect(e.hint).toMatch(/--force/)
     expect(await storageState()).toEqual(before)
   })
@@ -124,12 +129,111 @@ describe('load: every image of the archive against the limit', () => {
     expect(r.code, r.stderr).toBe(4)
     const e = json<ErrorJson>(r).error
     expect(e.message).toMatch(
-      /^loading .*plain\.tar needs 2\.\d MiB in .*root, but only [\d.]+ (B|KiB|MiB) is available: limit 2\.0 MiB \(airlock config quota\.limit\), used [\d.]+ MiB/,
+      /^loading .*plain\.tar needs 4\.\d MiB in .*root \(podman's vfs driver: every layer a full copy of the layers under it\), but only [\d.]+ (B|KiB|MiB) is available: limit 2\.0 MiB \(airlock config quota\.limit\), used [\d.]+ MiB/,
     )
     expect(await storageState()).toEqual(before)
     const forced = await airlock(['load', '--json', '--force', '--config', limited, file])
     expect(forced.code, forced.stderr).toBe(0)
     expect(json<{ preflight: { forced: boolean } }>(forced).preflight.forced).toBe(true)
+  })
+})
+
+describe('vfs on a small filesystem: every layer a full copy of the layers under it', () => {
+  const SIZE = 32 * MiB
+  let small: Podman
+  // Plain tar layers: the unpacked sizes are exact, so the figures can be compared with du.
+  let tall: GeneratedImage // 5 × 3 MiB: 15 MiB of layers, 45 MiB in vfs
+  let short: GeneratedImage // 3 × 2 MiB: 6 MiB of layers, 12 MiB in vfs
+  let shortPlus: GeneratedImage // short's 3 layers and two of 1 MiB: 7 + 8 MiB more in vfs
+
+  function airlockSmall(args: string[]) {
+    return runCli(args, { env: isolatedEnv({ ...small.env, TMPDIR: small.dir }), timeoutMs: 120_000 })
+  }
+  const vfsBytes = async () =>
+    Number((await execa('du', ['-sb', join(small.root, 'vfs')])).stdout.split('\t')[0])
+  const freeBytes = async () => {
+    const s = await statfs(small.root)
+    return s.bavail * s.bsize
+  }
+  const layerBytes = (img: GeneratedImage) => img.layers.reduce((n, l) => n + l.bytes.length, 0)
+  const state = async () => ({
+    images: (await small.images()).map((i) => i.Id).sort(),
+    bytes: (await measureUsage(small.root)).bytes,
+  })
+
+  beforeAll(async () => {
+    small = await makePodman()
+    await mkdir(small.root, { recursive: true })
+    await execa('mount', ['-t', 'tmpfs', '-o', `size=${SIZE}`, 'tmpfs', small.root])
+    await small.run(['images']) // an existing, empty store, as a user's is
+    const plain = { compress: false }
+    tall = await makeImage({ layerSizes: [3, 3, 3, 3, 3].map((n) => n * MiB), seed: 811, ...plain })
+    short = await makeImage({ layerSizes: [2, 2, 2].map((n) => n * MiB), seed: 812, ...plain })
+    shortPlus = await makeImage({ layerSizes: [2, 2, 2, 1, 1].map((n) => n * MiB), seed: 812, ...plain })
+    await pushRaw(hub, 'tools/tall', '1', tall)
+    await pushRaw(hub, 'tools/short', '1', short)
+    await pushRaw(hub, 'tools/short', 'plus', shortPlus)
+  }, 120_000)
+
+  afterAll(async () => {
+    if (!small) return
+    await execa('umount', [small.root], { reject: false })
+    await small.cleanup()
+  })
+
+  it('refuses an image whose vfs need exceeds the free space, though its layers alone would fit', async () => {
+    const free = await freeBytes()
+    // What the preflight counted before: the layers once. It fits...
+    expect(layerBytes(tall) + tall.config.bytes.length).toBeLessThan(free)
+    const before = await state()
+    const r = await airlockSmall(['pull', '--json', `${hub.host}/tools/tall:1`])
+    expect(r.code, r.stderr).toBe(4)
+    const e = json<ErrorJson>(r).error
+    expect(e.code).toBe('QUOTA_EXCEEDED')
+    // ...but vfs stores 3 + 6 + 9 + 12 + 15 MiB.
+    expect(e.message).toMatch(
+      /^pulling .*tools\/tall:1 needs 45\.0 MiB in .*root \(podman's vfs driver: every layer a full copy of the layers under it\), but only 3\d\.\d MiB is available: 3\d\.\d MiB free on the filesystem$/,
+    )
+    expect(e.hint).toMatch(/the overlay driver .*would need 15\.0 MiB/)
+    expect(await state()).toEqual(before)
+  })
+
+  it('the estimate covers what vfs really stores, and says which driver it assumed', async () => {
+    const from = await vfsBytes()
+    const r = await airlockSmall(['pull', '--json', `${hub.host}/tools/short:1`])
+    expect(r.code, r.stderr).toBe(0)
+    const p = json<{ preflight: { needed: number; driver: string; driverFrom: string; estimated: boolean } }>(
+      r,
+    ).preflight
+    expect(p).toMatchObject({ driver: 'vfs', driverFrom: small.storageConf, estimated: false })
+    const used = (await vfsBytes()) - from
+    expect(p.needed).toBeGreaterThanOrEqual(used)
+    expect(p.needed).toBeLessThan(used * 1.01)
+    // The layers once are half of it.
+    expect(layerBytes(short)).toBeLessThan(used * 0.51)
+  })
+
+  it('layers the store holds already are not counted, but vfs still copies them into the layers above', async () => {
+    const free = await freeBytes()
+    const fresh = (2 + 4 + 6 + 7 + 8) * MiB
+    expect(fresh).toBeGreaterThan(free) // as a new image it would not fit
+    const from = await vfsBytes()
+    const r = await airlockSmall(['pull', '--json', `${hub.host}/tools/short:plus`])
+    expect(r.code, r.stderr).toBe(0)
+    const needed = json<{ preflight: { needed: number } }>(r).preflight.needed
+    const used = (await vfsBytes()) - from
+    // The new layers hold the 6 MiB under them and their own: 7 + 8 MiB, where their own are 2 MiB.
+    expect(used).toBeGreaterThan(15 * MiB)
+    expect(layerBytes(shortPlus)).toBeLessThan(used * 0.6)
+    expect(needed).toBeGreaterThanOrEqual(used)
+    expect(needed).toBeLessThan(used * 1.01)
+  })
+
+  it('forced past the preflight, the refused image does not fit in fact', async () => {
+    const r = await airlockSmall(['pull', '--json', '--force', `${hub.host}/tools/tall:1`])
+    expect(r.code, r.stderr).not.toBe(0)
+    expect(r.stdout + r.stderr).toMatch(/no space left on device/i)
+    expect(await small.inspect(`${hub.host}/tools/tall:1`)).toBeUndefined()
   })
 })
 

@@ -1,8 +1,9 @@
 /**
  * The copy engine with the quota preflight in front: what `pull`, `push`, `copy` and `load` call.
  *
- * - Into podman's storage (`containers-storage:`): the image's unpacked size against the room left in
- *   graphroot (quota, airlock's config limit, free space): preflight.ts.
+ * - Into podman's storage (`containers-storage:`): what podman's graph driver needs for the image
+ *   (vfs: every layer a full copy of those under it) against the room left in graphroot (quota,
+ *   airlock's config limit, free space): preflight.ts.
  * - Into a Harbor project (`docker://` on the Harbor airlock knows): the blobs the repository lacks
  *   against the project quota, and Harbor's refusal half way explained with numbers: preflight-harbor.ts.
  * - Anywhere else (Docker's daemon, archives, other registries): copyImage as it is.
@@ -11,11 +12,12 @@
  */
 import { type CopyOptions, type CopyResult, copyImage } from '../copy/copy-image.js'
 import { listLocalImages } from '../engine/index.js'
+import { runPodman } from '../engine/podman-cli.js'
 import type { ContainersStorageReference } from '../transports/containers-storage/transport.js'
 import { parseImageReference } from '../transports/index.js'
 import type { EngineOptions, ImageReference, ImageSource } from '../transports/transport.js'
 import { type ImageSize, imageSize, measureImage, openedReference } from './image-size.js'
-import { type LocalPreflightOptions, preflightLocalPull, type SpaceCheck } from './preflight.js'
+import { type PodmanPreflightOptions, preflightPodmanStore, type SpaceCheck } from './preflight.js'
 import { explainHarborQuota, harborTarget, preflightHarborPush } from './preflight-harbor.js'
 
 export interface QuotaFlowOptions {
@@ -37,7 +39,7 @@ export interface CheckedCopyOptions extends CopyOptions {
 
 export type CheckedCopyResult = CopyResult & { preflight?: SpaceCheck }
 
-function largestImages(engine: EngineOptions): LocalPreflightOptions['largestImages'] {
+function largestImages(engine: EngineOptions): PodmanPreflightOptions['largestImages'] {
   return async () =>
     (await listLocalImages('podman', engine))
       .filter((i) => typeof i.size === 'number')
@@ -54,26 +56,32 @@ function storeOptions(dst: ImageReference, base: EngineOptions = {}): EngineOpti
   return typeof csr.engineOptions === 'function' ? csr.engineOptions({ engine: base }) : base
 }
 
-/** Room check for `size` bytes into podman's storage; refuses unless forced. */
+/** The diff IDs of each image `ids` of the store (`podman image inspect`): the layers it holds. */
+function storedLayers(engine: EngineOptions): PodmanPreflightOptions['storedLayers'] {
+  return async (ids) => {
+    const r = await runPodman(['image', 'inspect', '--format', 'json', ...ids], engine, { reject: false })
+    const found = JSON.parse(r.stdout.trim() || '[]') as Array<{ RootFS?: { Layers?: string[] | null } }>
+    return found.map((i) => i.RootFS?.Layers ?? [])
+  }
+}
+
+/** Room check for the images `sizes` into podman's storage; refuses unless forced. */
 export function checkPodmanRoom(
   sizes: ImageSize[],
   engine: EngineOptions,
   quota: QuotaFlowOptions,
   what: string,
 ): Promise<SpaceCheck> {
-  return preflightLocalPull(
-    sizes.reduce((n, s) => n + s.unpacked, 0),
-    {
-      what,
-      estimated: sizes.some((s) => !s.exact),
-      graphroot: engine.podman?.root,
-      configLimit: quota.configLimit,
-      force: quota.force,
-      env: engine.env,
-      largestImages: largestImages(engine),
-      images: sizes.map((s) => ({ ids: s.configDigests, bytes: s.unpacked })),
-    },
-  )
+  return preflightPodmanStore(sizes, {
+    what,
+    graphroot: engine.podman?.root,
+    driver: engine.podman?.storageDriver,
+    configLimit: quota.configLimit,
+    force: quota.force,
+    env: engine.env,
+    largestImages: largestImages(engine),
+    storedLayers: storedLayers(engine),
+  })
 }
 
 export async function checkedCopy(
@@ -95,7 +103,7 @@ export async function checkedCopy(
   let check: SpaceCheck
   try {
     if (toPodman) {
-      const size = await measureImage(src, { platforms: options.platforms, singleImage: true })
+      const size = await measureImage(src, { platforms: options.platforms, singleImage: true, diffIds: true })
       const engine = storeOptions(dstRef, options.destination?.engine)
       check = await checkPodmanRoom([size], engine, quota, what)
     } else {
@@ -140,6 +148,6 @@ export async function preflightPodmanWrite(
   if (opts.quota?.skip) return undefined
   const sizes: ImageSize[] = []
   for (const ref of sources)
-    sizes.push(await imageSize(ref, { platforms: opts.platforms, singleImage: true }))
+    sizes.push(await imageSize(ref, { platforms: opts.platforms, singleImage: true, diffIds: true }))
   return checkPodmanRoom(sizes, opts.engine ?? {}, opts.quota ?? {}, opts.what)
 }

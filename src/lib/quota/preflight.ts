@@ -4,6 +4,12 @@
  * the smaller of the quota left (hard − used, from the node's quota tool for that filesystem, else
  * airlock's config `quota.limit` against the graphroot's usage) and the filesystem's free space.
  *
+ * Into podman's storage the need depends on the graph driver podman will use (image-size.ts
+ * storageNeed: vfs copies every lower layer into each layer), found as podman finds it:
+ * --storage-driver, else STORAGE_DRIVER or storage.conf, else the driver the existing store was made
+ * with, else overlay (assumed, and said so). When that need does not fit, the store's images and their
+ * layers are looked at: what it holds already is not counted.
+ *
  * Over: QUOTA_EXCEEDED (exit 4) naming the numbers (needed, available, limit, used, free), with a hint
  * naming the largest local images to remove, or `--force`. Forced, or nothing measurable: the check
  * says so in its result and lets the work go on. The probe pieces are those of `airlock quota`
@@ -12,10 +18,11 @@
 import { AirlockError } from '../errors.js'
 import { formatSize } from '../sizes.js'
 import { probeDf } from './df.js'
+import { chainIds, FULL_COPY_DRIVERS, type ImageSize, storageNeed } from './image-size.js'
 import { probeLimit } from './limits.js'
 import { localRunner } from './probe.js'
 import { assessNode, checkThresholds } from './report.js'
-import { resolveStorage } from './storage-conf.js'
+import { normalizeDriver, resolveStorage, storeDriver } from './storage-conf.js'
 import type { LimitSource, NodeReport, Runner } from './types.js'
 import { measureUsage } from './usage.js'
 
@@ -39,6 +46,13 @@ export interface SpaceCheck {
   source?: LimitSource | 'harbor'
   /** The needed bytes were estimated (compressed layers × EXPANSION), not known. */
   estimated?: boolean
+  /** podman's graph driver the need was computed for (podman storage only). */
+  driver?: string
+  /**
+   * Where the driver came from: `--storage-driver`, `STORAGE_DRIVER`, the storage.conf that names it,
+   * `the store` (the driver an existing store was made with), or `assumed` (none of these).
+   */
+  driverFrom?: string
 }
 
 export interface LocalPreflightOptions {
@@ -57,11 +71,16 @@ export interface LocalPreflightOptions {
   run?: Runner
   /** The images of the local store (name, ID, bytes): for the hint, and to see what is there already. */
   largestImages?: () => Promise<Array<{ name: string; id?: string; size: number }>>
+}
+
+export interface PodmanPreflightOptions extends LocalPreflightOptions {
+  /** podman's --storage-driver when given; else resolved as podman resolves it. */
+  driver?: string
   /**
-   * The images about to be written (their config digests, the engine's image IDs) and their share of
-   * the needed bytes: one the store holds already needs no room (podman keeps it as it is).
+   * The diff IDs (RootFS.Layers) of each of the store's images `ids`: the layers a pull need not
+   * write. Asked only when the whole need does not fit.
    */
-  images?: Array<{ ids: string[]; bytes: number }>
+  storedLayers?: (ids: string[]) => Promise<string[][]>
 }
 
 const LIMIT_NAMES: Record<string, string> = {
@@ -83,9 +102,17 @@ export function spaceError(check: SpaceCheck, what: string, hint: string): Airlo
   if (check.free !== undefined) parts.push(`${formatSize(check.free)} free on the filesystem`)
   return new AirlockError(
     'QUOTA_EXCEEDED',
-    `${what} needs ${about}${formatSize(check.needed)}${check.path ? ` in ${check.path}` : ''}, but only ${formatSize(check.available ?? 0)} is available: ${parts.join(', ')}`,
+    `${what} needs ${about}${formatSize(check.needed)}${check.path ? ` in ${check.path}` : ''}${driverText(check)}, but only ${formatSize(check.available ?? 0)} is available: ${parts.join(', ')}`,
     { hint },
   )
+}
+
+/** " (podman's vfs driver: …)" for a check into podman's storage, else ''. */
+function driverText(check: SpaceCheck): string {
+  if (!check.driver) return ''
+  const how = FULL_COPY_DRIVERS.has(check.driver) ? ': every layer a full copy of the layers under it' : ''
+  const assumed = check.driverFrom === 'assumed' ? ', assumed: no driver is configured' : ''
+  return ` (podman's ${check.driver} driver${how}${assumed})`
 }
 
 type Listed = Array<{ name: string; id?: string; size: number }>
@@ -132,43 +159,87 @@ async function measureRoom(
   }
 }
 
-async function decide(check: SpaceCheck, opts: LocalPreflightOptions, cleanup: string): Promise<SpaceCheck> {
-  if (!check.checked || check.available === undefined || check.needed <= check.available) return check
-  if (opts.force) return { ...check, forced: true }
+/**
+ * Over → `recount` (when given) says what is needed knowing the store's images; still over → refused
+ * unless forced. `advice` goes into the hint before --force.
+ */
+async function decide(
+  check: SpaceCheck,
+  opts: LocalPreflightOptions,
+  cleanup: string,
+  recount?: (listed: Listed) => Promise<number>,
+  advice = '',
+): Promise<SpaceCheck> {
+  const available = check.available
+  if (!check.checked || available === undefined || check.needed <= available) return check
   const listed: Listed = opts.largestImages ? await opts.largestImages().catch(() => []) : []
-  // Images the store holds already take no more room: pulling them again writes nothing.
-  const here = new Set(listed.map((i) => i.id).filter(Boolean))
-  const present = (opts.images ?? []).filter((i) => i.ids.length && i.ids.every((id) => here.has(id)))
-  if (present.length) {
-    const needed = Math.max(0, check.needed - present.reduce((n, i) => n + i.bytes, 0))
-    if (needed <= check.available) return { ...check, needed }
+  if (recount) {
+    const needed = await recount(listed).catch(() => undefined)
+    if (needed !== undefined && needed < check.needed) {
+      check = { ...check, needed }
+      if (needed <= available) return check
+    }
   }
+  if (opts.force) return { ...check, forced: true }
   const largest = largestText(listed)
   throw spaceError(
     check,
     opts.what,
-    `free space first (${largest}${cleanup}), or run again with --force to try anyway`,
+    `free space first (${largest}${cleanup}), ${advice}or run again with --force to try anyway`,
   )
 }
 
+/** The graph driver podman will use, and where that comes from (see the top of this file). */
+async function podmanDriver(
+  opts: PodmanPreflightOptions,
+  run: Runner,
+  env: NodeJS.ProcessEnv,
+): Promise<{ graphroot: string; driver: string; driverFrom: string }> {
+  if (opts.graphroot && opts.driver)
+    return { graphroot: opts.graphroot, driver: normalizeDriver(opts.driver), driverFrom: '--storage-driver' }
+  const resolved = await resolveStorage(run, env, process.getuid?.() ?? 0)
+  const graphroot = opts.graphroot ?? resolved.storage.graphroot
+  if (opts.driver) return { graphroot, driver: normalizeDriver(opts.driver), driverFrom: '--storage-driver' }
+  if (resolved.storage.driver) {
+    const driverFrom = resolved.driverFrom ?? resolved.storage.source
+    return { graphroot, driver: resolved.storage.driver, driverFrom }
+  }
+  const found = await storeDriver(run, graphroot)
+  return found
+    ? { graphroot, driver: found, driverFrom: 'the store' }
+    : { graphroot, driver: 'overlay', driverFrom: 'assumed' }
+}
+
 /**
- * Before writing `neededBytes` into podman's storage (pull, load): refuses with QUOTA_EXCEEDED when
- * they will not fit, unless forced. Never writes anything.
+ * Before writing the images `sizes` into podman's storage (pull, load): refuses with QUOTA_EXCEEDED
+ * when what podman's graph driver needs for them will not fit, unless forced. Never writes anything.
  */
-export async function preflightLocalPull(
-  neededBytes: number,
-  opts: LocalPreflightOptions,
+export async function preflightPodmanStore(
+  sizes: ImageSize[],
+  opts: PodmanPreflightOptions,
 ): Promise<SpaceCheck> {
   const env = opts.env ?? process.env
   const run = opts.run ?? localRunner(opts.env)
-  const estimated = opts.estimated ?? false
-  let graphroot = opts.graphroot
-  if (!graphroot) {
-    const resolved = await resolveStorage(run, env, process.getuid?.() ?? 0)
-    graphroot = resolved.storage.graphroot
-  }
+  const { graphroot, driver, driverFrom } = await podmanDriver(opts, run, env)
+  const need = storageNeed(sizes, driver)
   const room = await measureRoom(graphroot, run, { configLimit: opts.configLimit, storage: true })
-  return decide({ ...room, needed: neededBytes, estimated }, opts, 'podman rmi NAME, podman image prune')
+  const recount = async (listed: Listed): Promise<number> => {
+    const ids = listed.map((i) => i.id).filter((id): id is string => !!id)
+    if (!ids.length) return need.bytes
+    const stacks = opts.storedLayers ? await opts.storedLayers(ids) : []
+    const chains = new Set(stacks.flatMap((diffIds) => chainIds(diffIds)))
+    return storageNeed(sizes, driver, { images: new Set(ids), chains }).bytes
+  }
+  const advice = need.fullCopies
+    ? `use a store with the overlay driver where this kernel allows it (it would need ${formatSize(storageNeed(sizes, 'overlay').bytes)}), `
+    : ''
+  return decide(
+    { ...room, needed: need.bytes, estimated: !need.exact, driver, driverFrom },
+    opts,
+    'podman rmi NAME, podman image prune',
+    recount,
+    advice,
+  )
 }
 
 /**

@@ -2,8 +2,7 @@
  * Podman's storage settings as podman itself resolves them, read through a Runner (`cat`), so the same
  * code answers for the local node and for one reached over ssh.
  *
- * Follows containers/storage `types/options.go` and `types/utils.go`
- * (../shared/reference/quota-formats.md "storage.conf"):
+ * Follows containers/storage `types/options.go` and `types/utils.go`:
  * - The system file is `$CONTAINERS_STORAGE_CONF` when set, else `/etc/containers/storage.conf` when it
  *   exists, else `/usr/share/containers/storage.conf`.
  * - root reads the system file. A rootless user reads `$CONTAINERS_STORAGE_CONF` when set, else the user
@@ -39,6 +38,8 @@ export interface StorageConfValues {
 
 export interface ResolvedStorage {
   storage: StorageInfo
+  /** Where `storage.driver` came from: `STORAGE_DRIVER`, the file that names it; absent when none did. */
+  driverFrom?: string
   /** The files looked at, in order, and whether each existed. */
   looked: Array<{ file: string; exists: boolean }>
   warnings: string[]
@@ -145,6 +146,7 @@ export async function resolveStorage(
 
   if (!rootless) {
     const v = system ?? {}
+    const driverFrom = envDriver ? 'STORAGE_DRIVER' : v.driver ? systemFile : undefined
     const s: StorageInfo = {
       driver: normDriver(envDriver ?? v.driver),
       graphroot: expandEnvPath(v.graphroot ?? ROOT_GRAPHROOT, uid, env),
@@ -152,7 +154,7 @@ export async function resolveStorage(
       rootless: false,
       source: systemExists ? systemFile : 'defaults',
     }
-    return { storage: s, looked, warnings }
+    return { storage: s, ...(driverFrom ? { driverFrom } : {}), looked, warnings }
   }
 
   // Rootless defaults, shaped by the system file (getRootlessStorageOpts).
@@ -171,7 +173,9 @@ export async function resolveStorage(
   const userExists = looked.find((l) => l.file === userFile)?.exists ?? false
   if (userExists) {
     const u = user ?? {}
+    const driverFrom = envDriver ? 'STORAGE_DRIVER' : u.driver ? userFile : undefined
     return {
+      ...(driverFrom ? { driverFrom } : {}),
       storage: {
         driver: normDriver(envDriver ?? u.driver),
         graphroot: expandEnvPath(u.graphroot ?? u.rootless_storage_path ?? defaultGraphroot, uid, env),
@@ -183,7 +187,9 @@ export async function resolveStorage(
       warnings,
     }
   }
+  const driverFrom = envDriver ? 'STORAGE_DRIVER' : defaultDriver ? systemFile : undefined
   return {
+    ...(driverFrom ? { driverFrom } : {}),
     storage: {
       driver: normDriver(envDriver ?? defaultDriver),
       graphroot: cleanPath(defaultGraphroot),
@@ -194,4 +200,32 @@ export async function resolveStorage(
     looked,
     warnings,
   }
+}
+
+/** c/storage's driver order when none is configured (drivers/driver_linux.go `priority`). */
+const DRIVER_PRIORITY = ['overlay', 'aufs', 'btrfs', 'zfs', 'vfs']
+
+/** podman's name for a driver: `overlay2` is `overlay` (containers/storage accepts both). */
+export function normalizeDriver(driver: string): string {
+  return driver === 'overlay2' ? 'overlay' : driver
+}
+
+/**
+ * The driver an existing store was made with, when no driver is configured: its layer directory
+ * (`<graphroot>/<driver>-layers`, containers/storage layers.go) says so. podman records the driver in
+ * its database at the first use and keeps using it while none is configured (libpod's
+ * StorageConfigGraphDriverNameSet), so the store's own driver is the one a pull will use. Undefined
+ * when the graphroot holds no store yet, or cannot be listed; the first in c/storage's priority order
+ * when it holds several.
+ */
+export async function storeDriver(run: Runner, graphroot: string): Promise<string | undefined> {
+  const r = await run(['ls', '-1', '--', graphroot], { timeoutMs: 15_000 })
+  if (r.exitCode !== 0) return undefined
+  const found = new Set(
+    r.stdout
+      .split('\n')
+      .map((l) => /^([a-z0-9]+)-layers$/.exec(l.trim())?.[1])
+      .filter((d): d is string => !!d),
+  )
+  return DRIVER_PRIORITY.find((d) => found.has(d)) ?? [...found].sort()[0]
 }
