@@ -135,7 +135,7 @@ const SECRET_HEADER =
 /** Fields of JSON documents or inspected objects that hold secrets. */
 const SECRET_FIELD =
   /(["']?\b(?:password|passwd|secret|secretAccessKey|secret_access_key|sessionToken|session_token|token|access_token|refresh_token|identitytoken|registrytoken|id_token)["']?\s*[:=]\s*)(["'])((?:(?!\2)[^\\\n]|\\.)+)\2/gi
-const AUTH_FIELD = /(["']?\bauth["']?\s*:\s*)(["'])[A-Za-z0-9+/]{8,}={0,2}\2/g
+const AUTH_FIELD = /(["']?\bauth["']?\s*:\s*)(["'])(?=[A-Za-z0-9+/=]*[0-9+/=])[A-Za-z0-9+/]{8,}={0,2}\2/g
 const JWT = /\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+/g
 const SCHEME_VALUE = /^(\s*(?:Basic|Bearer|Token|Digest|Negotiate|AWS4-HMAC-SHA256)\s+)\S[\s\S]*$/i
 
@@ -161,8 +161,11 @@ export function redact(text: string): string {
     .replace(AUTH_FIELD, `$1$2${MASK}$2`)
     .replace(JWT, MASK)
     // A credential after its scheme: base64 or token characters with at least one digit or + / =,
-    // so prose ("Basic authentication") stays as it is.
-    .replace(/\b(Bearer|Basic)\s+(?=[A-Za-z0-9._~+/=-]*[0-9+/=])[A-Za-z0-9._~+/=-]{8,}/g, `$1 ${MASK}`)
+    // so prose ("Basic authentication") and challenges (`Bearer realm=...`) stay as they are.
+    .replace(
+      /\b(Bearer|Basic)\s+(?![A-Za-z_-]+=)(?=[A-Za-z0-9._~+/=-]*[0-9+/=])[A-Za-z0-9._~+/=-]{8,}/g,
+      `$1 ${MASK}`,
+    )
     .replace(
       /([?&](?:token|access_token|password|secret|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|X-Goog-Signature|X-Goog-Credential|Signature|sig|_state)=)[^&\s]+/gi,
       `$1${MASK}`,

@@ -117,7 +117,7 @@ describe('redact: credential headers, fields and tokens', () => {
 
   it('leaves prose about authentication alone', () => {
     const text =
-      'Basic authentication failed; Bearer tokens expire; "auth": "none"; token bucket; passwordEnv: HARBOR_PASSWORD'
+      'Basic authentication failed; Bearer tokens expire; "auth": "none", "auth": "checkAuth"; token bucket; passwordEnv: HARBOR_PASSWORD'
     expect(redact(text)).toBe(text)
   })
 })
