@@ -8,7 +8,7 @@ export default class Inspect extends AirlockCommand {
   static override summary =
     'Show what an image reference points at: digest, media type, platforms, sizes, config.'
   static override description =
-    `Reads through any transport (docker://, oci:). --raw prints the manifest bytes exactly as stored, as skopeo inspect --raw does.
+    `Reads through any transport (docker://, oci:, containers-storage:). A bare image ID (12 or more hex characters, or sha256:…) is a local image of the engine found (podman first). --raw prints the manifest bytes exactly as stored, as skopeo inspect --raw does.
 
 ${EXIT_CODES_HELP}`
   static override examples = [

@@ -1,8 +1,13 @@
 /**
  * `inspect`: what an image reference points at, read through any transport: digest, media type,
  * platforms, sizes, and for single images the config (entrypoint, env, labels, created, layers).
+ * A bare image ID (12 to 64 hex characters, or `sha256:` and hex) is a local image, in the engine
+ * found (`containers-storage:` or `docker-daemon:`), as `airlock tag` and `push` take it.
  */
+
 import { verifyBytes } from './digest.js'
+import { detectEngine, type EngineName, engineTransportRef } from './engine/index.js'
+import { AirlockError } from './errors.js'
 import { formatPlatform, parseManifest } from './manifest.js'
 import { parseImageReference } from './transports/index.js'
 import type { ImageReference, ImageSource, TransportContext } from './transports/transport.js'
@@ -48,12 +53,36 @@ export interface InspectOptions {
   config?: boolean
 }
 
+/** Text that can only be a local image ID: 12–64 hex, or `sha256:` and a prefix of one. */
+const LOCAL_ID = /^(?:[0-9a-f]{12,64}|sha256:[0-9a-f]{1,64})$/
+
+/** The reference `text` names, a bare image ID being a local image of the engine found. */
+async function openReference(
+  reference: string | ImageReference,
+  context: TransportContext,
+): Promise<ImageReference> {
+  if (typeof reference !== 'string') return reference
+  const text = reference.trim()
+  if (!LOCAL_ID.test(text)) return parseImageReference(reference)
+  let engine: EngineName
+  try {
+    engine = await detectEngine({ ...context.engine })
+  } catch (err) {
+    if (!(err instanceof AirlockError)) throw err
+    throw new AirlockError(err.code, `${text} is a local image ID, and ${err.message}`, {
+      cause: err,
+      hint: `${err.hint ? `${err.hint}; ` : ''}for a registry image, write docker://NAME`,
+    })
+  }
+  return parseImageReference(engineTransportRef(engine, text))
+}
+
 /** The manifest bytes exactly as stored (`inspect --raw`). */
 export async function readRawManifest(
   reference: string | ImageReference,
   context: TransportContext = {},
 ): Promise<{ bytes: Buffer; digest: string; mediaType: string }> {
-  const ref = typeof reference === 'string' ? parseImageReference(reference) : reference
+  const ref = await openReference(reference, context)
   const src = await ref.newSource(context)
   try {
     return await src.getManifest()
@@ -66,7 +95,7 @@ export async function inspectImage(
   reference: string | ImageReference,
   options: InspectOptions = {},
 ): Promise<InspectResult> {
-  const ref = typeof reference === 'string' ? parseImageReference(reference) : reference
+  const ref = await openReference(reference, options.context ?? {})
   const src = await ref.newSource(options.context ?? {})
   try {
     const top = await src.getManifest()

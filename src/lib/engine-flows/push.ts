@@ -5,7 +5,7 @@
  * that is reported (notice and `digestsPreserved: false`) with the digest-preserving alternative.
  */
 import type { CopyResult } from '../copy/copy-image.js'
-import { detectEngine, engineTransportRef, resolveLocalImage } from '../engine/index.js'
+import { detectEngine, engineTransportRef, lookupLocalImage } from '../engine/index.js'
 import { checkedCopy, type QuotaFlowOptions } from '../quota/checked-copy.js'
 import type { SpaceCheck } from '../quota/preflight.js'
 import { pushTarget } from './destination.js'
@@ -31,9 +31,12 @@ export async function pushImage(
   opts: EngineFlowOptions & { quota?: QuotaFlowOptions } = {},
 ): Promise<PushResult> {
   const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
-  const local = await resolveLocalImage(engine, localRef, opts.engineOptions)
+  // A short name is pushed under the name the engine found it as (`app:1` found as
+  // `localhost/app:1` goes there, or into the Harbor project as app:1), as `podman push app:1` does.
+  const found = await lookupLocalImage(engine, localRef, opts.engineOptions)
+  const local = found.image
   const byId = local.names.length === 0 || isIdLike(localRef, local.id)
-  const target = pushTarget(byId ? undefined : localRef, dest, opts.harbor)
+  const target = pushTarget(byId ? undefined : (found.name ?? localRef), dest, opts.harbor)
   const quota = { ...opts.quota, harbor: opts.quota?.harbor ?? opts.harbor?.host }
   const checked = await checkedCopy(engineTransportRef(engine, local.id), `docker://${target.reference}`, {
     quota,

@@ -5,7 +5,7 @@
  */
 import { resolve } from 'node:path'
 import { type CopyResult, copyImage } from '../copy/copy-image.js'
-import { detectEngine, engineTransportRef, resolveLocalImage } from '../engine/index.js'
+import { detectEngine, engineTransportRef, lookupLocalImage } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import { parseDockerRef } from '../reference.js'
 import { DockerArchiveReference } from '../transports/docker-archive/transport.js'
@@ -40,9 +40,13 @@ export async function saveImage(
     if (ref.startsWith('docker://')) name = parseDockerRef(ref.slice(9)).toString()
   } else {
     const engine = await detectEngine({ ...opts.engineOptions, engine: opts.engine })
-    const local = await resolveLocalImage(engine, ref, opts.engineOptions)
+    const found = await lookupLocalImage(engine, ref, opts.engineOptions)
+    const local = found.image
     source = engineTransportRef(engine, local.id)
-    name = /^(sha256:)?[0-9a-f]{3,64}$/.test(ref) ? local.names[0] : parseDockerRef(ref).toString()
+    // The name the engine found the image under (`app:1` → `localhost/app:1`), as `podman save` records.
+    name = /^(sha256:)?[0-9a-f]{3,64}$/.test(ref)
+      ? local.names[0]
+      : (found.name ?? parseDockerRef(ref).toString())
   }
   const tagged = name && !name.includes('@') ? name : undefined
   const target =

@@ -25,6 +25,8 @@ export interface TagAnywhereResult {
   notices: Notice[]
 }
 
+const ID_LIKE = /^(sha256:)?[0-9a-f]{6,64}$/
+
 const ENGINE_PREFIX: Record<string, EngineName> = {
   'containers-storage:': 'podman',
   'docker-daemon:': 'docker',
@@ -48,13 +50,15 @@ export async function tagAnywhere(
       const held = await resolveLocalImage(engine, bare, opts.engineOptions).then(
         () => true,
         (err) => {
-          if (err instanceof AirlockError && (err.code === 'NOT_FOUND' || err.code === 'INVALID_INPUT'))
-            return false
+          // Not held: an unknown name, or an unknown ID (INVALID_INPUT). A name matching several
+          // local images (INVALID_INPUT too) is an answer to show, not a reason to go to a registry.
+          if (err instanceof AirlockError && err.code === 'NOT_FOUND') return false
+          if (err instanceof AirlockError && err.code === 'INVALID_INPUT' && ID_LIKE.test(bare)) return false
           throw err
         },
       )
       if (!held) {
-        if (/^(sha256:)?[0-9a-f]{6,64}$/.test(bare)) {
+        if (ID_LIKE.test(bare)) {
           throw new AirlockError('NOT_FOUND', `no image with ID ${bare} in ${engine}`, {
             hint: `list images with: ${engine} images`,
           })

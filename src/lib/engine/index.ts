@@ -8,9 +8,11 @@ export { DEFAULT_DOCKER_SOCKET, type DockerEndpoint, dockerEndpoint, pingDocker 
 export {
   type EngineName,
   engineTransportRef,
+  isShortName,
   type LocalImage,
   type LocalImageQuery,
+  type LocalLookup,
   parseLocalImageQuery,
 } from './local-image.js'
-export { engineLabel, listLocalImages, resolveLocalImage } from './resolve-image.js'
+export { engineLabel, listLocalImages, lookupLocalImage, resolveLocalImage } from './resolve-image.js'
 export { type TagLocalResult, tagLocalImage } from './tag-image.js'

@@ -1,11 +1,13 @@
 /**
  * The `containers-storage:` transport: images in podman's local storage, through the podman CLI.
  *
- * `containers-storage:REF` where REF is a name (`alpine` means `docker.io/library/alpine:latest`,
- * `localhost/x` stays), `name@digest`, or an image ID (64 hex, a unique prefix, `sha256:…`, or
- * `@…`), as skopeo and podman take it. An optional store prefix in c/image's syntax,
- * `[driver@graphroot+runroot]REF`, picks the storage; otherwise EngineOptions.podman, else
- * storage.conf as podman resolves it (CONTAINERS_STORAGE_CONF and the usual files).
+ * `containers-storage:REF` where REF is a name, `name@digest`, or an image ID (64 hex, a unique
+ * prefix, `sha256:…`, or `@…`). A short name is completed as podman completes it for local images
+ * (`app:1` finds `localhost/app:1`, then search registries, then `docker.io/library/app:1`; see
+ * src/lib/engine/local-image.ts) when reading, where skopeo would take docker.io only. An
+ * optional store prefix in c/image's syntax, `[driver@graphroot+runroot]REF`, picks the storage;
+ * otherwise EngineOptions.podman, else storage.conf as podman resolves it (CONTAINERS_STORAGE_CONF
+ * and the usual files).
  *
  * Reading exports the image with `podman push --compress ID dir:TMP` (see dir-export.ts) and reads
  * that copy; writing builds a docker-archive in a temporary file and `podman load`s it in commit, so
