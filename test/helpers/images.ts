@@ -192,6 +192,8 @@ export async function makeImagesSharingBase(opts: {
   baseSizes: number[]
   topSize: number
   seed?: number
+  /** Seeds of the top layers start here (default seed × 1000); vary it for other repositories. */
+  topSeed?: number
   format?: ImageFormat
 }): Promise<GeneratedImage[]> {
   const format = opts.format ?? 'oci'
@@ -200,7 +202,11 @@ export async function makeImagesSharingBase(opts: {
   const base = await makeImage({ layerSizes: opts.baseSizes, seed, format })
   const out: GeneratedImage[] = []
   for (let i = 0; i < opts.count; i++) {
-    const top = await makeImage({ layerSizes: [opts.topSize], seed: seed * 1000 + i + 1, format })
+    const top = await makeImage({
+      layerSizes: [opts.topSize],
+      seed: (opts.topSeed ?? seed * 1000) + i + 1,
+      format,
+    })
     const layers = [...base.layers, ...top.layers]
     const config = JSON.parse(base.config.bytes.toString('utf8'))
     config.rootfs.diff_ids = [...diffIdsOf(base), ...diffIdsOf(top)]

@@ -40,15 +40,19 @@ export type Claim =
 
 export class BlobLedger {
   private readonly entries = new Map<string, Entry>()
+  /** mountKey + digest → the upload of that blob under way to some repository of that registry. */
+  private readonly sending = new Map<string, Entry>()
   /** mountKey → digest → a repository that holds the blob. */
   private readonly holders = new Map<string, Map<string, ImageReference>>()
 
   /**
    * Present (committed earlier in this run), or the claim to send it. Waits while another image is
-   * sending it; throws that image's error when its upload failed for good.
+   * sending it (to this repository, or to another of the same registry, `mountKey`, to mount it
+   * from there afterwards); throws that image's error when its upload here failed for good.
    */
-  async claim(blobKey: string, digest: string, signal?: AbortSignal): Promise<Claim> {
+  async claim(blobKey: string, digest: string, signal?: AbortSignal, mountKey?: string): Promise<Claim> {
     const key = `${blobKey}\n${digest}`
+    const near = mountKey ? `${mountKey}\n${digest}` : undefined
     for (;;) {
       signal?.throwIfAborted()
       const entry = this.entries.get(key)
@@ -56,6 +60,12 @@ export class BlobLedger {
       if (entry?.state === 'failed') throw entry.error
       if (entry?.state === 'running') {
         await untilSettledOrAborted(entry.settled, signal)
+        continue
+      }
+      // Being sent to another repository of the same registry: wait, then mount it from there.
+      const sibling = near ? this.sending.get(near) : undefined
+      if (sibling) {
+        await untilSettledOrAborted(sibling.settled, signal)
         continue
       }
       // Absent or abandoned: this image sends it.
@@ -66,6 +76,13 @@ export class BlobLedger {
       settled.catch(() => undefined)
       const mine: Entry = { settled, state: 'running' }
       this.entries.set(key, mine)
+      if (near) {
+        this.sending.set(near, mine)
+        settled.then(
+          () => this.sending.delete(near),
+          () => this.sending.delete(near),
+        )
+      }
       return {
         kind: 'owner',
         commit: (holder) => {

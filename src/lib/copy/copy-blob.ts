@@ -36,7 +36,7 @@ export async function copyBlob(
   const { ledger } = opts
   const key = dst.blobKey
   if (!ledger || !key) return reuseOrSend(src, dst, desc, opts, src.reference)
-  const claim = await ledger.claim(key, desc.digest, opts.signal)
+  const claim = await ledger.claim(key, desc.digest, opts.signal, opts.mount ? dst.mountKey : undefined)
   if (claim.kind === 'present') {
     opts.onEvent?.({ type: 'blob-done', digest: desc.digest, size: desc.size, action: 'exists' })
     return 'exists'
