@@ -3,10 +3,15 @@
  * save`) into the local engine, under every name the archive gives it, through the copy engine
  * (the archive is read in place, never extracted). An oci-archive loads its images the same way,
  * named by their `org.opencontainers.image.ref.name`.
+ *
+ * podman keeps the manifest it is given (containers-storage/destination.ts): an oci-archive's or a
+ * bundle's image keeps its digest, a docker-archive's image gets the manifest airlock reads it with.
+ * What podman lists is checked: a digest it did not keep is a DIGESTS_CHANGED notice and
+ * `digestsPreserved: false`, never reported as kept.
  */
 import { basename, resolve } from 'node:path'
 import { type CopyResult, copyImage } from '../copy/copy-image.js'
-import { detectEngine, engineTransportRef, tagLocalImage } from '../engine/index.js'
+import { detectEngine, engineTransportRef, resolveLocalImage, tagLocalImage } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
 import { preflightPodmanWrite, type QuotaFlowOptions } from '../quota/checked-copy.js'
 import type { SpaceCheck } from '../quota/preflight.js'
@@ -104,17 +109,49 @@ export async function loadImages(
         message: `image @${item.index} of ${file} has no name; loaded as ${fallback}`,
       })
     }
-    const copy = await copyImage(item.source, engineTransportRef(engine, names[0]), {
+    let copy = await copyImage(item.source, engineTransportRef(engine, names[0]), {
       platforms: opts.platforms,
       jobs: opts.jobs,
       signal: opts.signal,
       onEvent: opts.onEvent,
       destination: { engine: opts.engineOptions, signal: opts.signal },
     })
+    if (engine === 'podman' && copy.digestsPreserved) {
+      const changed = await podmanDigestChange(names[0], copy.destinationDigest, opts)
+      if (changed) {
+        copy = {
+          ...copy,
+          digestsPreserved: false,
+          ...(changed.listed ? { destinationDigest: changed.listed } : {}),
+        }
+        notices.push({ code: 'DIGESTS_CHANGED', message: changed.message })
+      }
+    }
     const tagged = await tagLocalImage(engine, names[0], names.slice(1), opts.engineOptions)
     images.push({ index: item.index, names, id: tagged.id, copy })
   }
   return { engine, file: path, format, images, notices, ...(preflight ? { preflight } : {}) }
+}
+
+/**
+ * When podman does not list `name` under `digest` (it was given another manifest: see
+ * containers-storage/dir-import.ts manifestForPodman), the digest it lists and a notice saying so.
+ */
+async function podmanDigestChange(
+  name: string,
+  digest: string,
+  opts: EngineFlowOptions,
+): Promise<{ listed?: string; message: string } | undefined> {
+  const image = await resolveLocalImage('podman', name, opts.engineOptions)
+  const repo = parseDockerRef(name).name
+  if (image.repoDigests.includes(`${repo}@${digest}`)) return undefined
+  const listed = image.repoDigests
+    .filter((d) => d.startsWith(`${repo}@`))
+    .map((d) => d.slice(repo.length + 1))
+  return {
+    listed: listed.length === 1 ? listed[0] : undefined,
+    message: `podman stored ${name} under manifest digest ${listed.join(', ') || '(none)'}, not ${digest}: it could not take the manifest as it was read`,
+  }
 }
 
 /** What the archive holds, read from one opening of it: docker-archive first, else oci-archive. */

@@ -1,14 +1,16 @@
 /**
- * Writing into an engine: the image is built as a docker-archive in a temporary file (blobs, then the
- * manifest, as every destination takes them), and only commit hands the finished file to the engine
- * (`podman load`, `POST /images/load`). The engine names the image from the archive's RepoTags, so
- * the requested name appears only when the whole image is stored, with no temporary names; the file
- * is removed in close(), after success or failure.
+ * Writing into an engine: the image is staged in a temporary directory (blobs, then the manifest, as
+ * every destination takes them), and only commit hands the finished image to the engine. The file
+ * or directory is removed in close(), after success or failure.
  *
- * Engines hold one image per name and keep no manifest bytes: image manifests only, and
- * `preservesDigests: false`. Only podman remembers a manifest digest (for images it pulled itself),
- * so currentDigest can say "already there" only then; otherwise every copy loads (the engine reuses
- * layers it has). hasManifest is always false.
+ * - Docker (`POST /images/load`) gets a docker-archive; the engine names the image from the
+ *   archive's RepoTags. Docker keeps no manifest bytes: `preservesDigests: false`.
+ * - podman gets containers/image's `dir:` layout (containers-storage/dir-import.ts) and keeps the
+ *   manifest bytes, so the image keeps its manifest digest: `preservesDigests: true`.
+ *
+ * Engines hold one image per name: image manifests only. Only podman remembers manifest digests,
+ * so currentDigest can say "already there" only for podman; otherwise every copy loads (the engine
+ * reuses layers it has). hasManifest is always false.
  */
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -29,17 +31,27 @@ import { makeTempDir, type TempDir } from './temp-dir.js'
 export const IMAGE_MANIFEST_TYPES: readonly string[] = [MEDIA.ociManifest, MEDIA.dockerManifest]
 
 export interface LoadRequest {
-  /** The finished docker-archive. */
+  /** The finished image: the docker-archive file, or the directory the stage wrote. */
   file: string
   /** The name the image must end up under. */
   name: ImageRef
   /** The image's config digest (its image ID in podman and classic Docker storage). */
   configDigest: string
+  /** The image manifest the copy committed, as it gave it. */
+  manifest: RawManifest
   signal?: AbortSignal
 }
 
+/** How the image is staged before the engine gets it, when not as a docker-archive. */
+export interface LoadStage {
+  /** Opens the destination that writes the image at `path` (inside the temporary directory). */
+  open(path: string): Promise<ImageDestination>
+  /** The engine keeps the manifest bytes the stage holds (podman with `dir:`). */
+  preservesDigests: boolean
+}
+
 export interface LoadingOptions {
-  /** Where the inner destination writes the archive. */
+  /** Where the inner destination writes the image. */
   file: string
   /** Holds `file`; removed in close(). */
   tmp: TempDir
@@ -52,6 +64,8 @@ export interface LoadingOptions {
    * (podman does for images it pulled itself): a copy of that same manifest is then a no-op.
    */
   current?: () => Promise<string | undefined>
+  /** The engine keeps the manifest bytes (default false). */
+  preservesDigests?: boolean
   signal?: AbortSignal
 }
 
@@ -70,7 +84,7 @@ export class LoadingDestination implements ImageDestination {
     this.capabilities = {
       concurrentBlobs: inner.capabilities.concurrentBlobs,
       canMount: false,
-      preservesDigests: false,
+      preservesDigests: opts.preservesDigests ?? false,
     }
   }
 
@@ -103,6 +117,7 @@ export class LoadingDestination implements ImageDestination {
       file: this.opts.file,
       name: this.opts.name,
       configDigest: parsed.config!.digest,
+      manifest: top,
       signal: this.opts.signal,
     })
   }
@@ -123,8 +138,9 @@ export class LoadingDestination implements ImageDestination {
 }
 
 /**
- * A LoadingDestination for `name`, its archive in a new temporary directory (`airlock-<purpose>-…`)
- * that close() removes, or this when opening fails.
+ * A LoadingDestination for `name`, the image staged in a new temporary directory
+ * (`airlock-<purpose>-…`) that close() removes (removed at once when opening fails): a docker-archive
+ * `image.tar`, or what `engine.stage` writes at `image`.
  */
 export async function openLoadingDestination(
   ref: ImageReference,
@@ -132,13 +148,21 @@ export async function openLoadingDestination(
   opts: EngineOptions,
   purpose: string,
   ctx: TransportContext,
-  engine: Pick<LoadingOptions, 'load' | 'current'>,
+  engine: Pick<LoadingOptions, 'load' | 'current'> & { stage?: LoadStage },
 ): Promise<LoadingDestination> {
   const tmp = await makeTempDir(opts, purpose)
   try {
-    const file = join(tmp.path, 'image.tar')
-    const inner = await openArchiveWriter(file, name, ctx)
-    return new LoadingDestination(ref, inner, { file, tmp, name, signal: ctx.signal, ...engine })
+    const { stage, ...loader } = engine
+    const file = join(tmp.path, stage ? 'image' : 'image.tar')
+    const inner = stage ? await stage.open(file) : await openArchiveWriter(file, name, ctx)
+    return new LoadingDestination(ref, inner, {
+      file,
+      tmp,
+      name,
+      signal: ctx.signal,
+      preservesDigests: stage?.preservesDigests ?? false,
+      ...loader,
+    })
   } catch (err) {
     await tmp.remove()
     throw err
@@ -146,9 +170,9 @@ export async function openLoadingDestination(
 }
 
 /**
- * The part of an engine's load error that matters: podman (CLI and API) tries every archive format
- * in turn and lists each failure (`* oci-archive: …`, `* docker-archive: …`, `* dir: …`); the archive
- * is a docker-archive, so that line is the reason.
+ * The part of an engine's load error that matters: podman's API tries every archive format in turn
+ * and lists each failure (`* oci-archive: …`, `* docker-archive: …`, `* dir: …`); the archive is a
+ * docker-archive, so that line is the reason.
  */
 export function loadFailureReason(text: string): string {
   const line = text

@@ -1,15 +1,28 @@
 /**
- * Writing into podman's storage: a docker-archive in a temporary file, `podman load --input FILE` in
- * commit. podman names the image from the archive's RepoTags (the requested name, normalized), keeps
- * the config bytes (image ID = config digest) and moves the name off any image that had it, as
- * `podman pull` does. The result is checked with `podman image inspect --format json`.
+ * Writing into podman's storage: the image is staged as containers/image's `dir:` layout in a
+ * temporary directory (dir-import.ts), and commit runs `podman pull dir:DIR` then
+ * `podman tag ID NAME`.
+ *
+ * - podman stores the manifest bytes it reads, so the image keeps the source's manifest digest:
+ *   `podman image inspect` lists NAME@<digest> in RepoDigests and `podman image exists NAME@<digest>`
+ *   holds, as after `podman pull` or `skopeo copy … containers-storage:NAME`. The config bytes are
+ *   kept too (image ID = config digest).
+ * - The pull names nothing (a dir: image is known by its ID); the tag names it only once it is
+ *   whole, and moves the name off any image that had it, as `podman pull` does.
+ * - A pull that fails leaves nothing behind: what it wrote to the storage is removed
+ *   (leftovers.ts), and a failure for want of space names the full storage.
+ *
+ * The result is checked with `podman image inspect --format json`: the name points at the config
+ * digest, and lists the manifest digest podman was given.
  */
-import { type LoadRequest, loadFailureReason, openLoadingDestination } from '../../engine/load-destination.js'
+import { type LoadRequest, openLoadingDestination } from '../../engine/load-destination.js'
 import { destinationName } from '../../engine/local-image.js'
 import { lastLines, runPodman } from '../../engine/podman-cli.js'
 import { AirlockError } from '../../errors.js'
 import { isValidDigest } from '../../reference.js'
 import type { EngineOptions, ImageDestination, TransportContext } from '../transport.js'
+import { DirImportDestination, manifestForPodman } from './dir-import.js'
+import { type LeftoverReport, removeLeftovers } from './leftovers.js'
 import type { ContainersStorageReference } from './transport.js'
 
 export async function openPodmanDestination(
@@ -21,6 +34,7 @@ export async function openPodmanDestination(
   // Fail before any byte moves when podman or its storage is unusable.
   await runPodman(['version', '--format', 'json'], opts, { signal: ctx.signal })
   return openLoadingDestination(ref, name, opts, 'podman-load', ctx, {
+    stage: { open: (dir) => DirImportDestination.create(ref, dir), preservesDigests: true },
     load: (req) => podmanLoad(req, opts),
     current: () => podmanCurrentDigest(name.toString(), opts, ctx.signal),
   })
@@ -30,6 +44,7 @@ interface PodmanInspect {
   Id: string
   Digest?: string
   RepoTags?: string[] | null
+  RepoDigests?: string[] | null
 }
 
 async function podmanInspect(
@@ -45,7 +60,7 @@ async function podmanInspect(
   }
 }
 
-/** The manifest digest podman recorded for the image `name` points at (the pulled manifest's). */
+/** The manifest digest podman recorded first for the image `name` points at. */
 async function podmanCurrentDigest(
   name: string,
   opts: EngineOptions,
@@ -57,27 +72,109 @@ async function podmanCurrentDigest(
 
 async function podmanLoad(req: LoadRequest, opts: EngineOptions): Promise<string> {
   const wanted = req.name.toString()
-  const load = await runPodman(['load', '--quiet', '--input', req.file], opts, {
+  const id = req.configDigest.slice('sha256:'.length)
+  const manifest = manifestForPodman(req.manifest)
+  const existed = (await runPodman(['image', 'exists', id], opts, { reject: false })).exitCode === 0
+  const since = Date.now()
+  const undo = () =>
+    removeLeftovers(
+      {
+        dir: req.file,
+        manifest,
+        configDigest: req.configDigest,
+        existed,
+        since,
+        scratch: `${req.file}-cleanup`,
+      },
+      opts,
+    )
+  const pull = await runPodman(['pull', '--quiet', `dir:${req.file}`], opts, {
     signal: req.signal,
     reject: false,
   })
-  if (load.exitCode !== 0) {
+  if (pull.exitCode !== 0 || req.signal?.aborted) {
+    const report = await undo()
+    req.signal?.throwIfAborted()
+    throw pullError(wanted, pull.stderr, report)
+  }
+  const pulled = /^[a-f0-9]{64}$/m.exec(pull.stdout)?.[0]
+  if (pulled !== id || req.signal?.aborted) {
+    await undo()
+    req.signal?.throwIfAborted()
     throw new AirlockError(
       'EXEC_FAILED',
-      `podman load of ${wanted} exited with ${load.exitCode}: ${loadFailureReason(load.stderr)}`,
-      { hint: "podman could not store the image; nothing was named. The reason above is podman's own" },
+      `podman pull of the staged ${wanted} stored ${pulled ? `image ${pulled}` : 'no image'}, not ${req.configDigest}`,
+      {
+        hint: 'nothing was named and what the pull stored was removed; run `podman pull dir:DIR` by hand to see what podman does',
+      },
     )
   }
-  const { found, stderr } = await podmanInspect(wanted, opts, req.signal)
-  const id = found ? (found.Id.startsWith('sha256:') ? found.Id : `sha256:${found.Id}`) : undefined
-  if (id !== req.configDigest) {
+  const tag = await runPodman(['tag', id, wanted], opts, { reject: false })
+  if (tag.exitCode !== 0) {
+    if (!existed) await undo()
     throw new AirlockError(
       'EXEC_FAILED',
-      id
-        ? `podman load stored the image, but ${wanted} points at ${id}, not ${req.configDigest}`
-        : `podman load did not name the image ${wanted}: ${lastLines(stderr)}`,
-      { hint: 'check `podman images`; the load may have been interfered with by another podman command' },
+      `podman tag ${id.slice(0, 12)} ${wanted} failed: ${lastLines(tag.stderr)}`,
+      {
+        hint: existed
+          ? 'the image was stored; name it by hand with podman tag'
+          : 'what the load stored was removed',
+      },
     )
   }
-  return id
+  const { found, stderr } = await podmanInspect(wanted, opts)
+  const named = found ? (found.Id.startsWith('sha256:') ? found.Id : `sha256:${found.Id}`) : undefined
+  if (named !== req.configDigest) {
+    throw new AirlockError(
+      'EXEC_FAILED',
+      named
+        ? `podman stored the image, but ${wanted} points at ${named}, not ${req.configDigest}`
+        : `podman did not name the image ${wanted}: ${lastLines(stderr)}`,
+      { hint: 'check `podman images`; another podman command may have moved the name meanwhile' },
+    )
+  }
+  const repoDigest = `${req.name.name}@${manifest.digest}`
+  if (!found?.RepoDigests?.includes(repoDigest)) {
+    throw new AirlockError(
+      'EXEC_FAILED',
+      `podman stored ${wanted} (image ${id.slice(0, 12)}), but not under manifest digest ${manifest.digest}: it lists ${found?.RepoDigests?.join(', ') || 'no digest'}`,
+      {
+        hint: 'the image is there with its layers and ID; its manifest digest is not the one copied. Check the podman version (`podman version`)',
+      },
+    )
+  }
+  return named
+}
+
+/** The error for a failed `podman pull dir:`: podman's reason, the full disk named, what was undone. */
+function pullError(wanted: string, stderr: string, report: LeftoverReport): AirlockError {
+  const reason = lastLines(stderr).replace(/^Error: /, '')
+  const undone =
+    report.left === 0
+      ? `What the load had written was removed${report.removed ? ` (${report.removed} layer${report.removed === 1 ? '' : 's'})` : ''}: podman's storage holds what it held before.`
+      : `podman's storage keeps ${report.left > 0 ? `${report.left} layer(s)` : 'layers'} of this load that airlock could not remove${report.problem ? ` (${report.problem})` : ''}; they hold space but no image.`
+  const full = /no space left on device|disk quota exceeded/i.exec(reason)
+  if (full) {
+    const graphRoot = report.store?.graphRoot
+    const path = [...reason.slice(0, full.index).matchAll(/(\/[^\s:"']+)/g)].pop()?.[1]
+    if (path && graphRoot && !`${path}/`.startsWith(`${graphRoot}/`)) {
+      return new AirlockError(
+        'IO_FAILED',
+        `podman could not store ${wanted}: ${full[0].toLowerCase()} in podman's temporary directory (${path}): ${reason}`,
+        {
+          hint: `podman stages images in its temporary directory (image_copy_tmp_dir in containers.conf, else TMPDIR, else /var/tmp): free space there or point it at a larger file system. ${undone}`,
+        },
+      )
+    }
+    return new AirlockError(
+      'IO_FAILED',
+      `podman could not store ${wanted}: ${full[0].toLowerCase()} in podman's storage ${graphRoot ?? '(its graphroot)'}: ${reason}`,
+      {
+        hint: `free space there (podman rmi or podman image prune images you no longer need), or give podman a larger storage (--root, or graphroot in storage.conf), then load again. ${undone}`,
+      },
+    )
+  }
+  return new AirlockError('EXEC_FAILED', `podman could not store ${wanted}: ${reason}`, {
+    hint: `the reason above is podman's own; nothing was named. ${undone}`,
+  })
 }
