@@ -146,8 +146,17 @@ describe('vfs on a small filesystem: every layer a full copy of the layers under
   let short: GeneratedImage // 3 × 2 MiB: 6 MiB of layers, 12 MiB in vfs
   let shortPlus: GeneratedImage // short's 3 layers and two of 1 MiB: 7 + 8 MiB more in vfs
 
+  /** The CLI on the small store, with a HOME of its own inside small.dir (removed with it). */
   function airlockSmall(args: string[]) {
-    return runCli(args, { env: isolatedEnv({ ...small.env, TMPDIR: small.dir }), timeoutMs: 120_000 })
+    const home = join(small.dir, 'home')
+    const env: NodeJS.ProcessEnv = {
+      ...small.env,
+      HOME: home,
+      XDG_CONFIG_HOME: join(home, '.config'),
+      TMPDIR: small.dir,
+    }
+    for (const name of ['XDG_RUNTIME_DIR', 'REGISTRY_AUTH_FILE', 'DOCKER_CONFIG']) delete env[name]
+    return runCli(args, { env, timeoutMs: 120_000 })
   }
   const vfsBytes = async () =>
     Number((await execa('du', ['-sb', join(small.root, 'vfs')])).stdout.split('\t')[0])
@@ -164,6 +173,7 @@ describe('vfs on a small filesystem: every layer a full copy of the layers under
   beforeAll(async () => {
     small = await makePodman()
     await mkdir(small.root, { recursive: true })
+    await mkdir(join(small.dir, 'home'))
     await execa('mount', ['-t', 'tmpfs', '-o', `size=${SIZE}`, 'tmpfs', small.root])
     await small.run(['images']) // an existing, empty store, as a user's is
     const plain = { compress: false }
