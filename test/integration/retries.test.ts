@@ -4,12 +4,15 @@
  * (status, reset before the headers, reset inside the body), token requests included; nothing
  * above retries again; local disk errors are never retried and never called network problems.
  */
-import { readdirSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage } from 'node:http'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createBundle } from '../../src/lib/bundle/create-bundle.js'
 import { copyImage } from '../../src/lib/copy/copy-image.js'
 import { exitCodeFor } from '../../src/lib/errors.js'
+import { runMirror } from '../../src/lib/mirror/run-mirror.js'
 import { RegistryClient } from '../../src/lib/transports/registry/client.js'
 import { rejectionOf } from '../helpers/errors.js'
 import { fetchManifestRaw, type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
@@ -113,6 +116,50 @@ describe('retries: at most N+1 attempts of a request, nothing multiplies them', 
     const tags = await new RegistryClient(proxy.host, fast).listTags('lib/app')
     expect(tags).toEqual(['1'])
     expect(hitsOf((h) => h.url.startsWith('/v2/lib/app/tags/list'))).toBe(2)
+  })
+})
+
+describe('mirror and bundle create do not retry on top of the requests', () => {
+  it('a mirror with retries: 1 asks for a blob that always fails twice, and reports the image failed', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'airlock-retry-mirror-'))
+    try {
+      proxy.hits.length = 0
+      fault = (req) => (isBlobGet(req, big()) ? { action: 'respond', status: 500 } : undefined)
+      const file = path.join(dir, 'spec.yaml')
+      writeFileSync(
+        file,
+        `defaults:\n  target: ${dst.host}\n  project: retry-mirror\n  retries: 1\nimages:\n  - "${proxy.host}/lib/app:1"\n`,
+      )
+      const report = await runMirror(file, {
+        stateFile: path.join(dir, 'state.json'),
+        lockFile: path.join(dir, 'lock'),
+        env: { HOME: dir },
+      })
+      expect(report.images.map((i) => i.action)).toEqual(['failed'])
+      expect(report.exitCode).toBe(3)
+      expect(blobGets(big())).toBe(2)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('bundle create with retries 2 asks for a blob that always fails three times', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'airlock-retry-bundle-'))
+    try {
+      proxy.hits.length = 0
+      fault = (req) => (isBlobGet(req, big()) ? { action: 'respond', status: 503 } : undefined)
+      const report = await createBundle({
+        output: path.join(dir, 'b.tar'),
+        refs: [`${proxy.host}/lib/app:1`],
+        retries: 2,
+        registry: fast,
+        env: { HOME: dir },
+      })
+      expect(report.images.map((i) => i.action)).toEqual(['failed'])
+      expect(blobGets(big())).toBe(3)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })
 
