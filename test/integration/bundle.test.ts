@@ -3,8 +3,18 @@
  * GNU tar: create from a registry, verify, list, push into a fresh registry with every digest kept,
  * split parts, adding to a bundle, damaged and hostile bundles.
  */
-import { createHash } from 'node:crypto'
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
 import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -407,7 +417,165 @@ describe('split parts and adding to a bundle', () => {
     await rm(at('split2.tar.002'))
     const lost = await airlock(['bundle', 'verify', out])
     expect(lost.code).toBe(5)
-    expect(lost.stdout).toContain('part split2.tar.002 is missing')
+    expect(lost.stdout).toContain(`part ${at('split2.tar.002')} is missing`)
+  })
+})
+
+describe('damaged bundles: missing and cut-short parts', () => {
+  interface Verified {
+    ok: boolean
+    images: number
+    problems: Array<{ kind: string; name: string; message: string }>
+    parts: Array<{ path: string; status?: string }>
+    hint?: string
+  }
+  /** A directory with big.tar split into parts of 1 MiB (and big.tar.SHA256SUMS), and one.tar. */
+  let pristine: string
+  let partCount: number
+
+  beforeAll(async () => {
+    const big = await makeImage({ layerSizes: [1_400_000, 900_000], seed: 84 })
+    await pushRaw(src, 'team/big', '1', big)
+    pristine = at('damaged')
+    mkdirSync(pristine)
+    const refs = [`${src.host}/team/big:1`, `${src.host}/team/app:1.0`]
+    const opts = ['--tls-verify=false', ...refs]
+    const split = await airlock([
+      'bundle',
+      'create',
+      '-o',
+      path.join(pristine, 'big.tar'),
+      '--split',
+      '1M',
+      ...opts,
+    ])
+    expect(split.code, split.stderr).toBe(0)
+    const one = await airlock(['bundle', 'create', '-o', path.join(pristine, 'one.tar'), ...opts])
+    expect(one.code, one.stderr).toBe(0)
+    partCount = readdirSync(pristine).filter((f) => /^big\.tar\.\d{3}$/.test(f)).length
+    expect(partCount).toBeGreaterThanOrEqual(3)
+  }, 60_000)
+
+  /** A copy of the pristine bundles in a fresh directory, then damaged. */
+  function damaged(name: string, damage: (file: (f: string) => string) => void): (f: string) => string {
+    const dir = at(name)
+    cpSync(pristine, dir, { recursive: true })
+    const file = (f: string) => path.join(dir, f)
+    damage(file)
+    return file
+  }
+  const part = (i: number) => `big.tar.${String(i).padStart(3, '0')}`
+  const verify = async (file: string): Promise<{ r: CliResult; v: Verified }> => {
+    const r = await airlock(['bundle', 'verify', file, '--json'])
+    return { r, v: json<Verified>(r) }
+  }
+
+  it('names exactly the missing part and checks the parts after it on their own', async () => {
+    const file = damaged('gap', (f) => rmSync(f(part(2))))
+    const { r, v } = await verify(file('big.tar'))
+    expect(r.code, r.stderr).toBe(5)
+    expect(v.ok).toBe(false)
+    expect(v.problems.map((p) => [p.kind, p.name])).toEqual([['part', file(part(2))]])
+    expect(v.parts.map((p) => [p.path, p.status])).toEqual(
+      Array.from({ length: partCount }, (_, i) => [file(part(i + 1)), i === 1 ? 'missing' : 'ok']),
+    )
+    expect(v.hint).toContain(`copy ${file(part(2))} again`)
+    expect(v.hint).not.toContain(part(3))
+    const text = await airlock(['bundle', 'verify', file('big.tar')])
+    expect(text.code).toBe(5)
+    expect(text.stdout).toContain(`BAD part ${file(part(2))} is missing`)
+    expect(text.stdout).not.toContain(`${part(3)} is missing`)
+    expect(text.stdout).toContain(`ok  ${file(part(3))}`)
+    expect(text.stdout).toContain(`Hint: copy ${file(part(2))} again`)
+
+    // A part after the gap that is damaged too is found on its own.
+    const fh = await open(file(part(3)), 'r+')
+    await fh.write(Buffer.from('X'), 0, 1, 1000)
+    await fh.close()
+    const both = await verify(file('big.tar'))
+    expect(both.r.code).toBe(5)
+    expect(both.v.problems.map((p) => [p.kind, p.name])).toEqual([
+      ['part', file(part(2))],
+      ['part', file(part(3))],
+    ])
+    expect(both.v.parts.map((p) => p.status).slice(0, 3)).toEqual(['ok', 'missing', 'damaged'])
+
+    // The other commands refuse it, naming the missing part.
+    const list = await airlock(['bundle', 'list', file('big.tar')])
+    expect(list.code).toBe(2)
+    expect(list.stderr).toContain(`${file(part(2))} is missing`)
+  })
+
+  it('reports a missing first part as damage (exit 5), however the bundle is named', async () => {
+    const file = damaged('nofirst', (f) => rmSync(f(part(1))))
+    for (const given of ['big.tar', part(1), part(3)]) {
+      const { r, v } = await verify(file(given))
+      expect(r.code, `${given}: ${r.stdout}${r.stderr}`).toBe(5)
+      expect(v.problems.map((p) => [p.kind, p.name])).toEqual([['part', file(part(1))]])
+      expect(v.parts.map((p) => p.status)).toEqual(
+        Array.from({ length: partCount }, (_, i) => (i === 0 ? 'missing' : 'ok')),
+      )
+    }
+    // With only the parts checksum list left, every part is missing.
+    for (let i = 2; i <= partCount; i++) rmSync(file(part(i)))
+    const { r, v } = await verify(file('big.tar'))
+    expect(r.code).toBe(5)
+    expect(v.problems.map((p) => p.name)).toEqual(
+      Array.from({ length: partCount }, (_, i) => file(part(i + 1))),
+    )
+  })
+
+  it('reports a bundle cut short as damage (exit 5) and says what to copy again', async () => {
+    // One file cut in the middle of a blob.
+    let file = damaged('cut-one', (f) => truncateSync(f('one.tar'), statSync(f('one.tar')).size - 300_000))
+    let { r, v } = await verify(file('one.tar'))
+    expect(r.code, r.stderr).toBe(5)
+    expect(v.problems).toMatchObject([{ kind: 'truncated', name: file('one.tar') }])
+    expect(v.problems[0].message).toContain('cut short')
+    expect(v.hint).toContain(`copy ${file('one.tar')} again`)
+    const text = await airlock(['bundle', 'verify', file('one.tar')])
+    expect(text.code).toBe(5)
+    expect(text.stdout).toContain(`BAD ${file('one.tar')} is cut short`)
+
+    // Cut just after its first entry (no index.json at all), or just before its closing blocks.
+    for (const size of [1024, statSync(path.join(pristine, 'one.tar')).size - 1024]) {
+      file = damaged(`cut-at-${size}`, (f) => truncateSync(f('one.tar'), size))
+      ;({ r, v } = await verify(file('one.tar')))
+      expect(r.code, `${size}: ${r.stderr}`).toBe(5)
+      expect(v.problems.map((p) => p.kind)).toEqual(['truncated'])
+    }
+    expect(v.images).toBe(2)
+
+    // Split, without the parts checksum list: the last part cut short, or a part in the middle.
+    file = damaged('cut-last', (f) => {
+      rmSync(f('big.tar.SHA256SUMS'))
+      truncateSync(f(part(partCount)), Math.floor(statSync(f(part(partCount))).size / 2))
+    })
+    ;({ r, v } = await verify(file('big.tar')))
+    expect(r.code, r.stderr).toBe(5)
+    expect(v.problems).toMatchObject([{ kind: 'truncated', name: file(part(partCount)) }])
+    file = damaged('cut-middle', (f) => {
+      rmSync(f('big.tar.SHA256SUMS'))
+      truncateSync(f(part(2)), 500_000)
+    })
+    ;({ r, v } = await verify(file('big.tar')))
+    expect(r.code, r.stderr).toBe(5)
+    expect(v.problems).toMatchObject([{ kind: 'part', name: file(part(2)) }])
+    expect(v.problems[0].message).toContain('has 500000 bytes')
+
+    // What is not a bundle at all stays exit 2: random bytes, and a tar of other files cut short.
+    writeFileSync(file('random.bin'), randomBytes(5000))
+    const p = pack()
+    p.entry({ name: 'notes.txt' }, 'x'.repeat(5000))
+    p.finalize()
+    const chunks: Buffer[] = []
+    for await (const c of p) chunks.push(c as Buffer)
+    writeFileSync(file('notes.tar'), Buffer.concat(chunks).subarray(0, 2048))
+    for (const name of ['random.bin', 'notes.tar']) {
+      const other = await airlock(['bundle', 'verify', file(name), '--json'])
+      expect(other.code, name).toBe(2)
+      expect(json<{ error: { code: string } }>(other).error.code).toBe('INVALID_INPUT')
+    }
   })
 })
 

@@ -26,6 +26,19 @@ export interface BundleImage {
   descriptor: Descriptor
 }
 
+/** The error for a split bundle some of whose parts are not there. */
+function missingParts(files: BundleFiles): AirlockError {
+  const n = files.missing.length
+  const all = files.parts.length + n
+  return new AirlockError(
+    'INVALID_INPUT',
+    `${files.missing.join(', ')} ${n === 1 ? 'is' : 'are'} missing (${n} of the ${all} parts of ${files.base}), so the bundle cannot be read`,
+    {
+      hint: `copy the missing part${n === 1 ? '' : 's'} again from where the bundle was made and put ${n === 1 ? 'it' : 'them'} beside the others; airlock bundle verify ${files.base} checks each part that is there`,
+    },
+  )
+}
+
 export class Bundle {
   private constructor(
     readonly files: BundleFiles,
@@ -57,6 +70,7 @@ export class Bundle {
   static async openIfExists(path: string, signal?: AbortSignal): Promise<Bundle | undefined> {
     const files = await findBundleFiles(path)
     if (!files) return undefined
+    if (files.missing.length) throw missingParts(files)
     const reader = await PartsReader.open(files.parts)
     const what = files.split ? `${files.base} (parts)` : files.base
     const archive = await ArchiveFile.fromReader(reader, reader.size, files.base, what, signal)

@@ -7,16 +7,21 @@
  * PartsReader reads the parts as one file; PartsWriter writes positions of the one file into the
  * right parts, creating them as the writes reach them.
  */
-import { type FileHandle, open, stat, unlink } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { type FileHandle, open, readdir, readFile, stat, unlink } from 'node:fs/promises'
+import { basename, dirname } from 'node:path'
 import { AirlockError } from '../errors.js'
 
 export interface BundleFiles {
   /** The bundle's name as given to -o (without a part suffix). */
   base: string
-  /** The files holding it, in order: [base], or base.001, base.002, … */
+  /** The files holding it, in order: [base], or the parts base.001, base.002, … that exist. */
   parts: string[]
   split: boolean
+  /**
+   * Parts that should be there and are not: numbers below the highest part found, and parts that
+   * `<base>.SHA256SUMS` lists. A bundle with missing parts cannot be read (Bundle.open refuses it).
+   */
+  missing: string[]
 }
 
 const PART_RE = /\.(\d{3,})$/
@@ -40,17 +45,71 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
+/** `{ base, i }` when `path` is exactly `partPath(base, i)` (`images.tar.001`: images.tar, 0). */
+function partNumber(path: string): { base: string; i: number } | undefined {
+  const m = PART_RE.exec(path)
+  if (!m) return undefined
+  const base = path.slice(0, -m[0].length)
+  const i = Number(m[1]) - 1
+  return i >= 0 && partPath(base, i) === path ? { base, i } : undefined
+}
+
+/** Numbers of the parts of `base` that exist (0 for `base.001`), in order, found in base's directory. */
+async function existingParts(base: string): Promise<number[]> {
+  let names: string[]
+  try {
+    names = await readdir(dirname(base))
+  } catch (err) {
+    if (['ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return []
+    throw err
+  }
+  const out: number[] = []
+  for (const name of names) {
+    const p = partNumber(name)
+    if (p && p.base === basename(base) && (await isFile(partPath(base, p.i)))) out.push(p.i)
+  }
+  return out.sort((a, b) => a - b)
+}
+
+/**
+ * Numbers of the parts `<base>.SHA256SUMS` lists (`sha256sum` lines naming `base.001`, …), or
+ * undefined when there is no such file.
+ */
+async function listedParts(base: string): Promise<number[] | undefined> {
+  let text: string
+  try {
+    text = await readFile(partSumsPath(base), 'utf8')
+  } catch (err) {
+    if (['ENOENT', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) return undefined
+    throw err
+  }
+  const out: number[] = []
+  for (const line of text.split('\n')) {
+    const name = /^[0-9a-f]{64} [ *](.+)$/.exec(line)?.[1]
+    const p = name === undefined ? undefined : partNumber(name)
+    if (p && p.base === basename(base)) out.push(p.i)
+  }
+  return out
+}
+
 /**
  * The files of the bundle `path` names (the bundle, or any of its parts), or undefined when there
- * is none. Parts are taken in order until the first missing number.
+ * is none: neither the file, nor any part, nor a parts checksum list. Parts are found by listing the
+ * directory, so a missing part leaves a gap (in `missing`) rather than hiding the parts after it.
  */
 export async function findBundleFiles(path: string): Promise<BundleFiles | undefined> {
   let base = path
-  const m = PART_RE.exec(path)
-  if (m && !(await isFile(`${path}.001`)) && (await isFile(path))) base = path.slice(0, -m[0].length)
+  const named = partNumber(path)
+  if (named && !(await isFile(partPath(path, 0)))) {
+    // `images.tar.003` names a part of images.tar when images.tar has other parts or a parts list, or
+    // when it is the first part; else it is a bundle of that name (a file, or nothing).
+    const others = (await existingParts(named.base)).filter((i) => i !== named.i)
+    if (named.i === 0 || others.length || (await listedParts(named.base))) base = named.base
+  }
   const single = base !== path ? false : await isFile(base)
-  const first = await isFile(partPath(base, 0))
-  if (single && first) {
+  const found = await existingParts(base)
+  const listed = await listedParts(base)
+  if (single && found[0] === 0) {
     throw new AirlockError(
       'INVALID_INPUT',
       `both ${base} and ${partPath(base, 0)} exist; airlock cannot tell which is the bundle`,
@@ -59,14 +118,13 @@ export async function findBundleFiles(path: string): Promise<BundleFiles | undef
       },
     )
   }
-  if (single) return { base, parts: [base], split: false }
-  if (!first) {
-    if (base !== path) throw new AirlockError('NOT_FOUND', `${partPath(base, 0)} is missing`)
-    return undefined
-  }
-  const parts: string[] = []
-  while (await isFile(partPath(base, parts.length))) parts.push(partPath(base, parts.length))
-  return { base, parts, split: true }
+  if (single) return { base, parts: [base], split: false, missing: [] }
+  if (!found.length && !listed?.length) return undefined
+  const count = Math.max(found.length ? found[found.length - 1] + 1 : 0, ...(listed ?? []).map((i) => i + 1))
+  const have = new Set(found)
+  const missing: string[] = []
+  for (let i = 0; i < count; i++) if (!have.has(i)) missing.push(partPath(base, i))
+  return { base, parts: found.map((i) => partPath(base, i)), split: true, missing }
 }
 
 type Part = { path: string; fh: FileHandle; start: number; size: number }

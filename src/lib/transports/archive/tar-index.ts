@@ -28,14 +28,16 @@ const MAX_META = 1 << 20
 
 /**
  * Indexes the archive. `out.end` receives the offset where the archive's entries end (its closing
- * zero blocks, or the end of the file when they are missing).
+ * zero blocks, or the end of the file when they are missing). When an entry runs past the end of the
+ * file, `out.cut` names it and the offset it needed to reach before the error is thrown, so a caller
+ * can tell a file cut short from one that is not a tar.
  */
 export async function indexTar(
   fh: PositionalReader,
   fileSize: number,
   what: string,
   signal?: AbortSignal,
-  out?: { end: number },
+  out?: { end: number; cut?: { name: string; end: number } },
 ): Promise<Map<string, TarEntry>> {
   const entries = new Map<string, TarEntry>()
   const block = Buffer.alloc(BLOCK)
@@ -75,7 +77,10 @@ export async function indexTar(
     const body = pos + BLOCK
     // Links and directories carry no body even when a size is set (ustar: size is ignored).
     const bodySize = h.kind === 'hardlink' || h.kind === 'symlink' || h.kind === 'directory' ? 0 : size
-    if (body + bodySize > fileSize) throw corrupt(`entry ${JSON.stringify(h.name)} is cut short`)
+    if (body + bodySize > fileSize) {
+      if (out) out.cut = { name: h.name, end: body + bodySize }
+      throw corrupt(`entry ${JSON.stringify(h.name)} is cut short`)
+    }
 
     if (isMeta) {
       if (size > MAX_META) throw corrupt(`oversized ${h.kind} header`)
