@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config'
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup.ts'],
     environment: 'node',
     // Integration tests spawn real registries and move tens of MB; CI machines have 2 cores.
     pool: 'forks',

@@ -3,7 +3,7 @@
  * no auth file of the machine is read; and any other program the tests drive (runProcess).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -37,9 +37,17 @@ export interface ProcessOptions {
 
 export type CliOptions = ProcessOptions
 
-/** A fresh HOME with no auth files; XDG_RUNTIME_DIR and REGISTRY_AUTH_FILE unset. */
+/** HOMEs made by isolatedEnv; test/setup.ts removes them after each test file. */
+const homes: string[] = []
+
+export function removeIsolatedHomes(): void {
+  for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true })
+}
+
+/** A fresh HOME with no auth files; XDG_RUNTIME_DIR and REGISTRY_AUTH_FILE unset. Removed after the file. */
 export function isolatedEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   const home = mkdtempSync(path.join(tmpdir(), 'airlock-home-'))
+  homes.push(home)
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') }
   delete env.XDG_RUNTIME_DIR
   delete env.REGISTRY_AUTH_FILE
