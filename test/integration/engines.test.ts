@@ -120,7 +120,7 @@ describe('containers-storage: (podman CLI)', () => {
       const raw = await fetchManifestRaw(reg, 'eng/pushed', tag)
       const m = JSON.parse(raw.bytes.toString('utf8'))
       expect(m.config.digest).toBe(img.config.digest)
-      // podman keeps the manifest type it stored (v2s2 after a load) and gzips the layers.
+      // podman keeps the manifest type it stored (the source's OCI one) and gzips the layers.
       for (const l of m.layers as Array<{ mediaType: string }>) expect(l.mediaType).toMatch(/tar[.+]gzip$/)
       const layer = await registryRequest(reg, `/v2/eng/pushed/blobs/${m.layers[0].digest}`)
       expect([...layer.body.subarray(0, 2)]).toEqual([0x1f, 0x8b])
@@ -165,7 +165,7 @@ describe('containers-storage: (podman CLI)', () => {
   })
 
   it('leaves no temporary files and no name when a copy fails', async () => {
-    // A layer that is gzip but not a tar: every blob verifies, podman load refuses it.
+    // A layer that is gzip but not a tar: every blob verifies, podman refuses it.
     const junk = randomBytes(2_000)
     const layer = blob(gzipSync(junk), MEDIA_TYPES.oci.layerGzip)
     const config = blob(
@@ -205,7 +205,7 @@ describe('containers-storage: (podman CLI)', () => {
       }),
     )
     expect(err.code).toBe('EXEC_FAILED')
-    expect(err.message).toContain('podman load')
+    expect(err.message).toContain('podman could not store localhost/bad:1')
     expect(err.message).toContain('invalid tar header')
     expect(await readdir(tmp)).toEqual([])
     expect(await podman.inspect('localhost/bad:1')).toBeUndefined()
