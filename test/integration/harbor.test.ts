@@ -183,7 +183,7 @@ describe('HarborClient: authentication', () => {
     expect(harbor.projects.has('devproj')).toBe(false)
   })
 
-  it('retries 5xx on reads, and reports a lasting 5xx as retryable REGISTRY_HTTP', async () => {
+  it('retries 5xx on reads, and reports a lasting 5xx as REGISTRY_HTTP after retries+1 requests', async () => {
     let failures = 2
     const proxy = await startProxy(harbor.host, () =>
       failures-- > 0 ? { action: 'respond', status: 503, body: 'internal server error' } : undefined,
@@ -193,9 +193,12 @@ describe('HarborClient: authentication', () => {
       const flaky = new HarborClient({ url: `http://${proxy.host}`, ...opts })
       expect(await flaky.projectExists('library')).toBe(true)
       failures = 1000
+      const before = proxy.hits.length
       const err = await rejectionOf(flaky.projectQuota('library'))
       expect(err.code).toBe('REGISTRY_HTTP')
-      expect(err.retryable).toBe(true)
+      // The policy's default 3 retries: 4 requests, and the error says no layer above may retry.
+      expect(proxy.hits.length - before).toBe(4)
+      expect(err.retryable).toBe(false)
     } finally {
       await proxy.stop()
     }
