@@ -22,7 +22,7 @@ References (as skopeo writes them):
   containers-storage:NAME-or-ID      podman's storage (--root, --runroot, --storage-driver)
   docker-daemon:NAME-or-ID           the Docker Engine API (--docker-host, DOCKER_HOST)
 
-Engines and docker-archive files keep config and layers but not manifests, so digests are kept only between registries and OCI layouts/archives.
+Digests are kept between registries and OCI layouts/archives, and when writing into podman (containers-storage: stores the manifest it is given). docker-daemon: and docker-archive files keep config and layers but not manifests, and reading from podman or docker gives the engine's own manifest.
 
 ${EXIT_CODES_HELP}`
   static override examples = [

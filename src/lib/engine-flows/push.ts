@@ -50,9 +50,9 @@ export async function pushImage(
   const { preflight, ...copy } = checked
   const notices = [...target.notices]
   const digest = copy.destinationDigest
-  // The engine's own record of the image's manifest digests. For an image airlock pulled (loaded
-  // from an archive), podman lists the digest of the manifest it made on load, which no registry
-  // has: so this names what the engine lists, not what the image was pulled as.
+  // The engine's own record of the image's manifest digests (podman: the manifests it was given,
+  // e.g. the registry's after airlock pull or podman pull; docker: none for a loaded image): so this
+  // names what the engine lists, not what the image was pulled as.
   const listed = local.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))
   const preserved = listed.includes(digest)
   if (!preserved) {

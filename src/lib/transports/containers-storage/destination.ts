@@ -160,9 +160,9 @@ function pullError(wanted: string, stderr: string, report: LeftoverReport): Airl
     if (path && graphRoot && !`${path}/`.startsWith(`${graphRoot}/`)) {
       return new AirlockError(
         'IO_FAILED',
-        `podman could not store ${wanted}: ${full[0].toLowerCase()} in podman's temporary directory (${path}): ${reason}`,
+        `podman could not store ${wanted}: ${full[0].toLowerCase()} in podman's temporary directory (writing ${path}): ${reason}`,
         {
-          hint: `podman stages images in its temporary directory (image_copy_tmp_dir in containers.conf, else TMPDIR, else /var/tmp): free space there or point it at a larger file system. ${undone}`,
+          hint: `podman stages images in its temporary directory (TMPDIR, or image_copy_tmp_dir in containers.conf; /var/tmp by default): free space there or point it at a larger file system. ${undone}`,
         },
       )
     }

@@ -10,9 +10,10 @@
  * and the usual files).
  *
  * Reading exports the image with `podman push --compress ID dir:TMP` (see dir-export.ts) and reads
- * that copy; writing builds a docker-archive in a temporary file and `podman load`s it in commit, so
- * the name appears only when the whole image is stored. Engines keep configs and layers, not
- * manifests: the image ID (= config digest) and diff IDs survive, manifest digests do not.
+ * that copy, so manifest digests are podman's own (layers recompressed). Writing stages a `dir:`
+ * layout in a temporary directory and runs `podman pull dir:TMP` and `podman tag` in commit
+ * (destination.ts): the name appears only when the whole image is stored, and podman keeps the
+ * manifest bytes, so the image keeps its manifest digest; a failed write is undone (leftovers.ts).
  */
 
 import { type LocalImageQuery, parseLocalImageQuery } from '../../engine/local-image.js'
