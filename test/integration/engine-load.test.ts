@@ -180,7 +180,7 @@ describe('podman keeps the manifest digest', () => {
     expect(b.code, b.stderr).toBe(0)
     expect(await exists(podman, atDigest)).toBe(true)
     expect((await digestsOf(podman, name)).Digest).toBe(img.manifest.digest)
-  })
+  }, 180_000)
 
   it('moves the name off an older image, which stays in the store', async () => {
     const name = 'localhost/moving:1'
