@@ -93,10 +93,13 @@ export class RegistryAuth {
     if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`
     let p = this.pending.get(key)
     if (!p) {
-      p = this.fetchToken(c, scopes, signal).finally(() => this.pending.delete(key))
+      // Shared by every request waiting for these scopes (images of one repository in a mirror
+      // run): it runs without any one request's signal, and each waiter stops on its own.
+      p = this.fetchToken(c, scopes).finally(() => this.pending.delete(key))
+      p.catch(() => undefined)
       this.pending.set(key, p)
     }
-    return `Bearer ${await p}`
+    return `Bearer ${await untilAborted(p, signal)}`
   }
 
   /** Forgets the token for these scopes (after a 401 with it). */
@@ -108,7 +111,7 @@ export class RegistryAuth {
    * GET realm?service=…&scope=… (docs/spec/auth/token.md), with the retry policy: a 5xx or 429
    * (honouring Retry-After) or a connection broken before or inside the body is tried again.
    */
-  private async fetchToken(c: Challenge, scopes: string[], signal?: AbortSignal): Promise<string> {
+  private async fetchToken(c: Challenge, scopes: string[]): Promise<string> {
     const realm = c.params.realm
     if (!realm)
       throw new AirlockError('AUTH_FAILED', `${this.http.host} asked for a bearer token without a realm`)
@@ -120,10 +123,10 @@ export class RegistryAuth {
     if (creds)
       headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`
     const what = `a token from ${url.host}`
-    const { res, text } = await withRetries(this.policy, signal, async () => {
+    const { res, text } = await withRetries(this.policy, undefined, async () => {
       let res: HttpResponse
       try {
-        res = await this.http.send({ method: 'GET', url: url.toString(), headers, signal })
+        res = await this.http.send({ method: 'GET', url: url.toString(), headers })
       } catch (err) {
         throw isTransientError(err) ? new TryAgain(err) : err
       }
@@ -139,7 +142,7 @@ export class RegistryAuth {
       try {
         return { res, text: await res.body.text() }
       } catch (err) {
-        const e = bodyReadError(err, url.host, what, signal)
+        const e = bodyReadError(err, url.host, what)
         throw e.retryable ? new TryAgain(e) : e
       }
     })
@@ -173,5 +176,23 @@ export class RegistryAuth {
     const lifetime = Math.max(10, doc.expires_in ?? 60)
     this.tokens.set([...scopes].sort().join(' '), { token, expiresAt: Date.now() + (lifetime - 10) * 1000 })
     return token
+  }
+}
+
+/** `p`, or the abort reason as soon as `signal` aborts. */
+async function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p
+  signal.throwIfAborted()
+  let onAbort: (() => void) | undefined
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+      }),
+    ])
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort)
   }
 }
