@@ -28,7 +28,7 @@ export type ErrorCode =
   | 'IO_FAILED'
   | 'INTERNAL'
 
-/** Exit codes, as listed in every command's help (DESIGN.md "Errors and exit codes"). */
+/** Exit codes, as listed in every command's help (docs/architecture.md, the error model and exit codes). */
 export const EXIT = {
   OK: 0,
   FAILED: 1,

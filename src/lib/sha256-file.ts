@@ -3,10 +3,11 @@
  * upload skip checks, the PROMINENCE checksum pass).
  *
  * Before a PROMINENCE upload: PROMINENCE's API takes the checksum in the request that hands out the upload URL, because its
- * presigned POST carries the checksum as a policy condition (../shared/reference/object-storage.md,
- * "PROMINENCE / Upload API"). So unless the user gives `--checksum`, this flow reads the file twice:
- * once here, once while sending it (where it is hashed again and checked against this value). The
- * PROMINENCE CLI reads twice as well, and skips the checksum above 2 GB (same reference, "CLI").
+ * presigned POST carries the checksum as a policy condition (prominence-eosc/prominence
+ * `prominence/backend/data_s3.py`). So unless the user gives `--checksum`, this flow reads the file
+ * twice: once here, once while sending it (where it is hashed again and checked against this value).
+ * The PROMINENCE CLI reads twice as well, and skips the checksum above 2 GB (prominence-eosc/cli
+ * `prominence/client.py` `upload()`, `calculate_sha256()`).
  *
  * Two buffers take turns: the next read runs on the thread pool while the current buffer is hashed,
  * so hashing (OpenSSL, as `openssl dgst`) is the only limit. See bench/objectstore.mts.

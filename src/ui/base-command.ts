@@ -1,6 +1,6 @@
 /**
  * The base of every airlock command: `--json` and `--debug`, error rendering with exit codes
- * (DESIGN.md "Errors and exit codes"), and an AbortSignal that SIGINT/SIGTERM trigger so work
+ * (src/lib/errors.ts; docs/architecture.md, the error model), and an AbortSignal that SIGINT/SIGTERM trigger so work
  * stops cleanly (no tag is written after an interrupt).
  */
 import { Command, Flags } from '@oclif/core'

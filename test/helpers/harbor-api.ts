@@ -1,4 +1,4 @@
-// Part of the Harbor stand-in (harbor.ts; Harbor cannot run here): the /api/v2.0 endpoints, from ../shared/reference/harbor-api.md.
+// Part of the Harbor stand-in (harbor.ts; Harbor cannot run here): the /api/v2.0 endpoints, from https://github.com/goharbor/harbor/blob/main/api/v2.0/swagger.yaml.
 /**
  * ping, health, systeminfo (no auth), and projects: HEAD/GET/POST /projects, GET
  * /projects/{name_or_id} and …/summary. Basic auth as Harbor's API takes it: wrong credentials count
@@ -12,10 +12,10 @@ import { readBody, type StandInProject } from './harbor-v2.js'
 import { httpRequest } from './http.js'
 import type { TestRegistry } from './registry.js'
 
-/** Harbor's project name rule (src/pkg/project/manager.go; harbor-api.md "Projects"). */
+/** Harbor's project name rule (goharbor/harbor src/pkg/project/manager.go). */
 const NAME_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/
 const NAME_MAX = 255
-/** 1 PiB, the largest storage_limit; -1 = unlimited (harbor-api.md "Projects"). */
+/** 1 PiB, the largest storage_limit; -1 = unlimited (goharbor/harbor src/pkg/quota/types/resources.go). */
 const STORAGE_MAX = 1125899906842624
 
 export function sendJson(
@@ -33,7 +33,7 @@ export function sendJson(
   res.end(text)
 }
 
-/** Harbor's error body: `{"errors":[{"code","message"}]}` (harbor-api.md "Pagination and errors"). */
+/** Harbor's error body: `{"errors":[{"code","message"}]}` (`Errors` in Harbor's API v2.0 swagger.yaml). */
 export function sendError(
   res: ServerResponse,
   status: number,

@@ -92,8 +92,8 @@ export function formatHarborBytes(value: number): string {
 
 /**
  * Harbor's refusal of a push over quota: DENIED, "Quota exceeded when processing the request of "
- * + the ResourceOverflow text (src/controller/quota/controller.go, src/pkg/quota/errors.go;
- * ../shared/reference/harbor-api.md "Quota exceeded on push").
+ * + the ResourceOverflow text (goharbor/harbor src/controller/quota/controller.go,
+ * src/pkg/quota/errors.go).
  */
 export function quotaExceededMessage(adding: number, currentUsed: number, hardLimit: number): string {
   return (

@@ -5,8 +5,8 @@
  *   UNAUTHORIZED "project <p> not found" (src/server/middleware/v2auth/auth.go: the project lookup
  *   error is sent as an UnauthorizedError); `missingProject: 'not-found'` answers 404 NOT_FOUND instead;
  * - pushes over the project's storage quota are refused with 403 DENIED, checked at blob-upload
- *   start (mounts, monolithic uploads), blob PUT and manifest PUT (src/server/middleware/quota/;
- *   ../shared/reference/harbor-api.md "Quota exceeded on push");
+ *   start (mounts, monolithic uploads), blob PUT and manifest PUT (goharbor/harbor
+ *   src/server/middleware/quota/, src/controller/quota/controller.go);
  * - with a backing registry without auth, /v2/ takes Harbor users by basic auth (`Basic realm="harbor"`);
  *   with a token registry, the challenge's realm is rewritten to this host's /service/token.
  * Everything else goes to the registry untouched, so images really land in it.

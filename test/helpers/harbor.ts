@@ -1,4 +1,4 @@
-// Harbor cannot run here: this is a stand-in built from the Harbor API v2.0 description (../shared/reference/harbor-api.md), backed by a real docker-registry for /v2/.
+// Harbor cannot run here: this is a stand-in built from the Harbor API v2.0 description (https://github.com/goharbor/harbor/blob/main/api/v2.0/swagger.yaml), backed by a real docker-registry for /v2/.
 /**
  * startHarborStandIn(): an HTTP server on 127.0.0.1 answering the subset of the Harbor API v2.0
  * airlock uses — /api/v2.0/ping, /health, /systeminfo, HEAD/GET/POST /projects,

@@ -1,7 +1,7 @@
-// PROMINENCE's server cannot run here: this is a stand-in for its /data/upload endpoint, built from ../shared/reference/object-storage.md, handing out real presigned POST/PUT URLs of the S3 test server.
+// PROMINENCE's server cannot run here: this is a stand-in for its /data/upload endpoint, built from prominence-eosc/prominence (`prominence/data.py`, `prominence/backend/data_s3.py`), handing out real presigned POST/PUT URLs of the S3 test server.
 /**
- * What it does, as PROMINENCE does it (object-storage.md "PROMINENCE / Upload API", and
- * prominence-eosc/prominence `prominence/data.py`):
+ * What it does, as PROMINENCE does it (https://github.com/prominence-eosc/prominence,
+ * `prominence/data.py` and `prominence/backend/data_s3.py`):
  * - `POST /prominence/v1/data/upload` (and `/prominence/v1/data`) with `Authorization: Bearer TOKEN`
  *   and JSON `{"filename", "checksum"}` (or query `name`, `checksum`); 401 for an unknown token;
  * - the object key is `uploads/<user>/<name>`, or `uploads/<name>` for `group/name` when the user is
@@ -11,7 +11,7 @@
  *   (the name PROMINENCE uses), so Ceph RGW itself refuses a form with another value (403);
  * - without a checksum, or with `mode: 'put'` (as older PROMINENCE servers answer): 201 `{url}`, a
  *   presigned PUT. The SDK client signs it with checksums WHEN_REQUIRED, else it would sign the CRC32
- *   of an empty body into the URL (object-storage.md "Presigned PUT").
+ *   of an empty body into the URL (seaweedfs/seaweedfs#10216, localstack/localstack#12169).
  * All on 127.0.0.1, on a free port.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'

@@ -202,55 +202,48 @@ describe('podman keeps the manifest digest', () => {
     expect(old?.RepoTags ?? []).toEqual([])
   })
 
-  it.skipIf(!hasZstd())(
-    'a docker-archive with zstd layers loads, and the digest podman records is the one reported',
-    async () => {
-      // containers/image takes no zstd layer type in a Docker v2s2 manifest; the manifest airlock
-      // reads such an archive with is given to podman with those layers declared gzip.
-      const tar = await layerBytes([{ path: 'etc/zstd.txt', type: 'file', data: randomBytes(3_000) }])
-      const zst = Buffer.from((await execa('zstd', ['-q', '-c'], { input: tar, encoding: 'buffer' })).stdout)
-      const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`
-      const config = Buffer.from(
-        JSON.stringify({
-          architecture: 'amd64',
-          os: 'linux',
-          config: {},
-          rootfs: { type: 'layers', diff_ids: [diffId] },
-        }),
-      )
-      const cfgHex = createHash('sha256').update(config).digest('hex')
-      const name = 'localhost/zstd-archive:1'
-      const archive = join(scratch, 'zstd.tar')
-      await writeTar(archive, [
-        { name: `${cfgHex}.json`, data: config },
-        { name: 'layer/layer.tar', data: zst },
-        {
-          name: 'manifest.json',
-          data: Buffer.from(
-            JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: [name], Layers: ['layer/layer.tar'] }]),
-          ),
-        },
-      ])
-      const r = await airlock(['load', '--json', archive])
-      expect(r.code, r.stderr).toBe(0)
-      const res = json<{
-        images: Array<{ id: string; copy: { digestsPreserved: boolean; destinationDigest: string } }>
-        notices: Array<{ code: string; message: string }>
-      }>(r)
-      expect(res.images[0].id).toBe(`sha256:${cfgHex}`)
-      expect((await podman.inspect(name))?.RootFS.Layers).toEqual([diffId])
-      const stored = (await digestsOf(podman, name)).Digest
-      expect(res.images[0].copy.destinationDigest).toBe(stored)
-      expect(res.images[0].copy.digestsPreserved).toBe(false)
-      expect(res.notices.map((n) => n.code)).toContain('DIGESTS_CHANGED')
-      expect(res.notices.find((n) => n.code === 'DIGESTS_CHANGED')?.message).toContain(stored)
-    },
-  )
+  it('a docker-archive with zstd layers loads, and the digest podman records is the one reported', async () => {
+    // containers/image takes no zstd layer type in a Docker v2s2 manifest; the manifest airlock
+    // reads such an archive with is given to podman with those layers declared gzip.
+    const tar = await layerBytes([{ path: 'etc/zstd.txt', type: 'file', data: randomBytes(3_000) }])
+    const zst = Buffer.from((await execa('zstd', ['-q', '-c'], { input: tar, encoding: 'buffer' })).stdout)
+    const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: {},
+        rootfs: { type: 'layers', diff_ids: [diffId] },
+      }),
+    )
+    const cfgHex = createHash('sha256').update(config).digest('hex')
+    const name = 'localhost/zstd-archive:1'
+    const archive = join(scratch, 'zstd.tar')
+    await writeTar(archive, [
+      { name: `${cfgHex}.json`, data: config },
+      { name: 'layer/layer.tar', data: zst },
+      {
+        name: 'manifest.json',
+        data: Buffer.from(
+          JSON.stringify([{ Config: `${cfgHex}.json`, RepoTags: [name], Layers: ['layer/layer.tar'] }]),
+        ),
+      },
+    ])
+    const r = await airlock(['load', '--json', archive])
+    expect(r.code, r.stderr).toBe(0)
+    const res = json<{
+      images: Array<{ id: string; copy: { digestsPreserved: boolean; destinationDigest: string } }>
+      notices: Array<{ code: string; message: string }>
+    }>(r)
+    expect(res.images[0].id).toBe(`sha256:${cfgHex}`)
+    expect((await podman.inspect(name))?.RootFS.Layers).toEqual([diffId])
+    const stored = (await digestsOf(podman, name)).Digest
+    expect(res.images[0].copy.destinationDigest).toBe(stored)
+    expect(res.images[0].copy.digestsPreserved).toBe(false)
+    expect(res.notices.map((n) => n.code)).toContain('DIGESTS_CHANGED')
+    expect(res.notices.find((n) => n.code === 'DIGESTS_CHANGED')?.message).toContain(stored)
+  })
 })
-
-function hasZstd(): boolean {
-  return spawnSync('zstd', ['--version']).status === 0
-}
 
 /** An image whose second layer is gzip but not a tar: the first layer stores, the second fails. */
 function brokenSecondLayer(good: GeneratedImage): GeneratedImage {
@@ -304,7 +297,7 @@ describe('a failed load leaves nothing behind', () => {
     expect((await podman.inspect('localhost/keep:1'))?.Id).toBe(keep.config.digest.slice(7))
   })
 
-  it('a graphroot that fills up: the error names it, and the store is as before', async (ctx) => {
+  it('a graphroot that fills up: the error names it, and the store is as before', async () => {
     // A 12 MiB tmpfs as podman's graphroot (vfs: every layer a full copy of those under it).
     const small = await makePodman()
     try {
@@ -312,10 +305,7 @@ describe('a failed load leaves nothing behind', () => {
       const mounted = await execa('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', small.root], {
         reject: false,
       })
-      if (mounted.exitCode !== 0) {
-        ctx.skip()
-        return
-      }
+      if (mounted.exitCode !== 0) throw new Error(`mounting a tmpfs needs root: ${mounted.stderr}`)
       try {
         const engine: EngineOptions = {
           podman: { root: small.root, runroot: small.runroot, storageDriver: 'vfs' },

@@ -1,6 +1,7 @@
 /**
  * HarborClient against the Harbor stand-in (test/helpers/harbor.ts: Harbor cannot run here; the
- * stand-in follows ../shared/reference/harbor-api.md and keeps images in a real docker-registry).
+ * stand-in follows Harbor's API v2.0 swagger.yaml, goharbor/harbor api/v2.0, and keeps images in a
+ * real docker-registry).
  * Pushes through the stand-in's /v2/ front (quotas, missing projects): harbor-push.test.ts.
  */
 import { mkdtemp, writeFile } from 'node:fs/promises'

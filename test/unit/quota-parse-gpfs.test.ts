@@ -1,6 +1,7 @@
 /**
- * GPFS `mmlsquota` parsing: the UniBE sample in ../shared/reference/quota-formats.md and edge cases
- * written from the IBM docs: a Fileset column, --block-size relabelling, grace spans, in_doubt.
+ * GPFS `mmlsquota` parsing: the UniBE sample (hpc-unibe-ch/hpc-unibe-ch.github.io
+ * docs/file-system/file-system-quota.md) and edge cases written from the IBM docs ("mmlsquota
+ * command"): a Fileset column, --block-size relabelling, grace spans, in_doubt.
  */
 import { describe, expect, it } from 'vitest'
 import { parseMmlsquota } from '../../src/lib/quota/limits-gpfs.js'

@@ -1,7 +1,7 @@
 /**
- * Lustre `lfs quota` parsing: the ARCHER2 sample in ../shared/reference/quota-formats.md and edge cases
- * written from lustre/utils/lfs.c: `*` markers, `[inaccurate]` values, grace forms, 2.17 column names,
- * wrapped mount names.
+ * Lustre `lfs quota` parsing: the ARCHER2 sample (ARCHER2-HPC/archer2-docs docs/user-guide/data.md)
+ * and edge cases written from lustre/utils/lfs.c: `*` markers, `[inaccurate]` values, grace forms,
+ * 2.17 column names, wrapped mount names.
  */
 import { describe, expect, it } from 'vitest'
 import { parseLfsQuota } from '../../src/lib/quota/limits-lfs.js'

@@ -1,6 +1,7 @@
 /**
- * `quota -vs` parsing: the sample in ../shared/reference/quota-formats.md (NOAA Gaea, wrapped) and edge
- * cases written from quota-tools' quota.c layout: `%15s` device, `%7s%c` usage with `*`, grace forms.
+ * `quota -vs` parsing: the NOAA Gaea sample, wrapped (NOAA-RDHPCS/noaa-rdhpcs.github.io
+ * source/data/storage.rst), and edge cases written from quota-tools' quota.c layout (quota(1)):
+ * `%15s` device, `%7s%c` usage with `*`, grace forms.
  */
 import { describe, expect, it } from 'vitest'
 import { parseQuotaV } from '../../src/lib/quota/limits-quota.js'

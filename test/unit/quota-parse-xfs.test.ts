@@ -1,5 +1,5 @@
 /**
- * xfs_quota parsing: the `report -h` layout in ../shared/reference/quota-formats.md and the `quota`
+ * xfs_quota parsing: the `report -h` layout of xfsprogs quota/report.c (xfs_quota(8)) and the `quota`
  * command layout from xfsprogs quota/quota.c (`%-19s` device, KiB numbers, `%02d` warnings, grace in
  * brackets, mount point), with the grace forms of quota/util.c.
  */

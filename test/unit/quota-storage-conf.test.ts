@@ -1,6 +1,6 @@
 /**
  * podman's storage.conf resolution (containers/storage types/options.go, types/utils.go;
- * ../shared/reference/quota-formats.md "storage.conf"), through a Runner over a table of files: the
+ * containers-storage.conf(5), FILES), through a Runner over a table of files: the
  * same path the probe takes over ssh.
  */
 import { describe, expect, it } from 'vitest'

@@ -1,7 +1,8 @@
 /**
- * SIF encoding (sif-format.md §2–§5): header and descriptor round trips, the byte offset of every
- * field, arch codes, the deterministic timestamp, and layouts that are byte-identical to the golden
- * files of sylabs/sif (compared by SHA-256 of `pkg/sif/testdata/TestCreateContainer/*.golden`).
+ * SIF encoding (§2–§5 as listed in src/lib/sif/sif-format.ts, from sylabs/sif pkg/sif): header and
+ * descriptor round trips, the byte offset of every field, arch codes, the deterministic timestamp,
+ * and layouts that are byte-identical to the golden files of sylabs/sif (compared by SHA-256 of
+ * `pkg/sif/testdata/TestCreateContainer/*.golden`).
  */
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'

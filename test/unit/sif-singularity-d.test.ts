@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: shell text with ${VAR} expansions
 /**
  * /.singularity.d for a docker-archive build (src/lib/sif/singularity-d.ts, singularity-scripts.ts):
- * the file set and modes of sif-format.md §7, the env script and runscript run by a real POSIX sh
- * (dash), labels.json, the def text, and the SIF JSON objects.
+ * the file set and modes of apptainer's internal/pkg/build/sources/base_environment.go, the env script
+ * and runscript run by a real POSIX sh (dash), labels.json, the def text, and the SIF JSON objects.
  */
 import { execFile } from 'node:child_process'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'

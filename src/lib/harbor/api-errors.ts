@@ -1,7 +1,8 @@
 /**
  * Harbor API error answers turned into AirlockErrors. Harbor answers errors as
  * `{"errors":[{"code":"NOT_FOUND","message":"…"}]}` with an `X-Request-Id` header, and 5xx bodies
- * say only "internal server error" (../shared/reference/harbor-api.md "Pagination and errors").
+ * say only "internal server error" (goharbor/harbor src/lib/http/error.go; error responses in
+ * https://github.com/goharbor/harbor/blob/main/api/v2.0/swagger.yaml).
  *
  * Messages are built from the host, the operation and Harbor's own words, never from URLs or
  * credentials; a password that Harbor echoed anyway is masked.

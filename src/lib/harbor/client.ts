@@ -1,7 +1,7 @@
 /**
- * A client for the Harbor API v2.0 (../shared/reference/harbor-api.md): ping, projects (exists,
- * get, create, ensure) and project storage quotas. Requests, auth, retries and errors are
- * api-transport.ts's; this file is what each endpoint means. It never prints.
+ * A client for the Harbor API v2.0 (https://github.com/goharbor/harbor/blob/main/api/v2.0/swagger.yaml):
+ * ping, projects (exists, get, create, ensure) and project storage quotas. Requests, auth, retries
+ * and errors are api-transport.ts's; this file is what each endpoint means. It never prints.
  */
 import { AirlockError } from '../errors.js'
 import type { Credentials, RegistryOptions } from '../transports/registry/options.js'
@@ -82,7 +82,7 @@ export class HarborClient {
     }
   }
 
-  /** HEAD /projects?project_name= gives 200 or 404 (harbor-api.md "Projects"). */
+  /** HEAD /projects?project_name= gives 200 or 404 (Harbor API v2.0 swagger.yaml, `headProject`). */
   async projectExists(name: string): Promise<boolean> {
     const project = projectName(name).name
     const res = await this.api.call({

@@ -7,7 +7,7 @@ import { parseDockerRef } from '../reference.js'
 
 /**
  * Harbor's rule for project names: 1–255 characters matching this pattern
- * (goharbor/harbor src/pkg/project/manager.go; ../shared/reference/harbor-api.md "Projects").
+ * (goharbor/harbor src/pkg/project/manager.go, `restrictedNameChars` and `projectNameMaxLen`).
  */
 export const PROJECT_NAME_PATTERN = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/
 export const PROJECT_NAME_MAX = 255

@@ -5,11 +5,14 @@ import { AirlockError } from '../errors.js'
 
 /**
  * `storage_limit` `-1` = unlimited (goharbor/harbor src/pkg/quota/types/resources.go, `UNLIMITED`;
- * ../shared/reference/harbor-api.md "Projects").
+ * `ProjectReq.storage_limit` in https://github.com/goharbor/harbor/blob/main/api/v2.0/swagger.yaml).
  */
 export const STORAGE_UNLIMITED = -1
 
-/** Largest `storage_limit`: 1125899906842624 bytes, 1 PiB (../shared/reference/harbor-api.md "Projects"). */
+/**
+ * Largest `storage_limit`: 1125899906842624 bytes, 1 PiB (goharbor/harbor
+ * src/pkg/quota/types/resources.go `MaxLimitedValue`, checked in src/lib/quota_storage_limit.go).
+ */
 export const STORAGE_LIMIT_MAX = 1125899906842624
 
 /**

@@ -4,11 +4,12 @@
  * the Content-Length known before the first byte is sent.
  *
  * S3 and Ceph RGW want a Content-Length on a browser-style POST (RGW answers a chunked upload with
- * 411), and the file field must come last: every field after it is ignored ("the file field goes
- * last in the form", ../shared/reference/object-storage.md, "Presigned POST"). The length is the
- * fixed text around the file plus the file's size, so a form of any size costs a few hundred bytes
- * of memory. (The PROMINENCE CLI builds the form with python-requests, which cannot stream it past
- * 2 GB; same reference, "PROMINENCE / CLI".)
+ * 411), and the file field must come last: every field after it is ignored (S3 POST Object,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html; the @aws-sdk/s3-presigned-post
+ * README: "the file field goes last in the form"). The length is the fixed text around the file plus
+ * the file's size, so a form of any size costs a few hundred bytes of memory. (The PROMINENCE CLI
+ * builds the form with python-requests, which cannot stream it past 2 GB; prominence-eosc/cli
+ * `prominence/client.py` and its CHANGELOG, 0.18.1.)
  */
 import { randomBytes } from 'node:crypto'
 import { AirlockError } from '../errors.js'

@@ -6,12 +6,13 @@
  * next parts are read: up to `jobs` parts in flight, at most jobs + 1 buffers, reused.
  *
  * Buffers rather than streams as bodies: the SDK knows the length (no aws-chunked encoding, which
- * some stores reject: ../shared/reference/object-storage.md, "AWS SDK JS v3 default checksums") and
+ * some stores reject: aws/aws-sdk-js-v3#6810, ovh/public-cloud-roadmap#781) and
  * can retry a failed part by itself. Each part is hashed once more, on the thread pool (WebCrypto),
  * so the main thread only carries the whole-file hash: that digest is the signed SigV4 payload hash,
  * which every SigV4 store verifies (Ceph 16 too, payload-hash.ts), and, in base64, the part's
- * `x-amz-checksum-sha256`, which AWS and newer stores verify as well (COMPOSITE type, same reference
- * "S3 checksums") and Ceph 16 ignores.
+ * `x-amz-checksum-sha256`, which AWS and newer stores verify as well (COMPOSITE type,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html) and Ceph 16
+ * ignores.
  *
  * Resuming: parts already on the server (from ListParts) are read and hashed like the others (the
  * whole-file SHA-256 needs every byte) but not sent again when they match what the server has: its

@@ -2,7 +2,8 @@
  * How a file is cut into multipart-upload parts.
  *
  * S3 limits: parts of 5 MiB to 5 GiB (the last one may be smaller), at most 10,000 parts, objects up
- * to 5 TiB (../shared/reference/object-storage.md, "lib-storage": "max 10,000 parts"). The default
+ * to 5 TiB (https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html; @aws-sdk/lib-storage
+ * `Upload.ts` enforces the same 10,000 parts). The default
  * part is 16 MiB: few enough requests for a fast upload, small enough that `jobs` parts in memory
  * stay modest (4 x 16 MiB); bigger files get bigger parts so that they fit in 10,000.
  */

@@ -3,8 +3,8 @@
  * with a Bearer token and JSON `{"filename": NAME, "checksum": HEX}`; 201 with `{url, fields}` (a
  * presigned POST whose policy pins the checksum) or `{url}` (a presigned PUT, from servers or calls
  * without a checksum). Errors come as `{"error": "..."}` (401 bad token, 403 a group path the user
- * is not in, 400 no name). Source: ../shared/reference/object-storage.md, "PROMINENCE / Upload API"
- * (prominence-eosc/prominence `prominence/data.py`).
+ * is not in, 400 no name). Source: https://github.com/prominence-eosc/prominence,
+ * `prominence/data.py` and `prominence/backend/data_s3.py`.
  *
  * Messages name the API by origin only, never the token; anything the server says is scrubbed of it.
  */

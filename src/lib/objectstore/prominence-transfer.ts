@@ -1,8 +1,10 @@
 /**
  * Sends a file to the URL PROMINENCE handed out: a presigned POST (the server's `fields`, then the
  * file last, as one streamed multipart form with a known Content-Length) or a presigned PUT (the
- * file as the body, with Content-Length). See ../shared/reference/object-storage.md, "Presigned POST"
- * and "PROMINENCE / CLI" (success is 200, 201 or 204; Azure wants `x-ms-blob-type: BlockBlob`).
+ * file as the body, with Content-Length). See S3's POST Object
+ * (https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html) and the PROMINENCE CLI,
+ * prominence-eosc/cli `prominence/client.py` `upload()` (success is 200, 201 or 204; Azure wants
+ * `x-ms-blob-type: BlockBlob`).
  *
  * The bytes are hashed on the way (prominence-file-body.ts): if they are not the SHA-256 and size
  * promised to PROMINENCE, the request is cut before its last chunk and the store keeps nothing.

@@ -7,10 +7,10 @@
  *    hashed again on the way and cut short if it is not what step 1 promised.
  *
  * PROMINENCE's API needs the checksum before the upload starts (it goes into the presigned POST's
- * policy, ../shared/reference/object-storage.md, "PROMINENCE / Upload API"), so without `checksum`
- * this flow reads the file twice; the PROMINENCE CLI reads twice too. Workers cache images by that
- * checksum. Objects land at `uploads/<user>/<name>` (or `uploads/<group>/<name>` for a group path);
- * jobs refer to them by `name`.
+ * policy: prominence-eosc/prominence `prominence/data.py`, `prominence/backend/data_s3.py`), so
+ * without `checksum` this flow reads the file twice; the PROMINENCE CLI reads twice too. Workers
+ * cache images by that checksum. Objects land at `uploads/<user>/<name>` (or
+ * `uploads/<group>/<name>` for a group path); jobs refer to them by `name`.
  *
  * A presigned POST or PUT is one request, so the store's single-request limit applies (5 GiB on
  * S3); unlike the PROMINENCE CLI there is no 2 GB limit from building the form in memory.

@@ -67,10 +67,12 @@ export async function connectS3(opts: S3ConnectionOptions = {}): Promise<S3Conne
       followRegionRedirects: true,
       // SDK >= 3.729 adds a CRC32 to every request by default and sends streaming bodies aws-chunked
       // with a trailer; Ceph 16 answers that with HTTP 411, R2/OVH/Storj/Garage break too
-      // (../shared/reference/object-storage.md, "AWS SDK JS v3 default checksums"). WHEN_REQUIRED
+      // (aws/aws-sdk-js-v3#6810, ovh/public-cloud-roadmap#781; the SDK defaults are described at
+      // https://docs.aws.amazon.com/sdkref/latest/guide/feature-dataintegrity.html). WHEN_REQUIRED
       // sends only the checksums airlock supplies itself (x-amz-checksum-sha256 as a plain header
       // with a Buffer body), which every store either honours or ignores. The same setting keeps
-      // presigned PUTs free of a signed empty-body CRC32 (same reference, "Presigned PUT").
+      // presigned PUTs free of a signed empty-body CRC32 (seaweedfs/seaweedfs#10216,
+      // localstack/localstack#12169).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       // The SDK warns through console when given no logger; the library never prints.

@@ -1,12 +1,14 @@
 /**
  * Where an object's SHA-256 lives: user metadata `x-amz-meta-sha256` (hex), which every
  * S3-compatible store keeps and returns on HEAD/GET. PROMINENCE's uploads carry it as
- * `x-amz-meta-prominence_sha256` (../shared/reference/object-storage.md, "PROMINENCE / Upload API"),
- * which airlock reads too.
+ * `x-amz-meta-prominence_sha256` (prominence-eosc/prominence `prominence/backend/data_s3.py`), which
+ * airlock reads too.
  *
  * S3's own `x-amz-checksum-sha256` is not enough: it is base64, a multipart object only has a
  * checksum of part checksums (`COMPOSITE`, "...-N"), and stores such as Ceph 16 ignore it
- * (same reference, "S3 checksums": "keep your own SHA-256 (for example in metadata)").
+ * (S3 checksum types: https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html;
+ * full-object checksums exist only for the CRC algorithms, so a whole-file SHA-256 of a multipart
+ * object has to be kept by the client, here in metadata).
  */
 import { AirlockError } from '../errors.js'
 

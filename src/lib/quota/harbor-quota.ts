@@ -1,8 +1,9 @@
 /**
  * A Harbor project's storage quota, for `airlock quota --harbor URL --project P` and for the push
- * preflight: `hard` and `used` from the project summary (GET /projects/{p}/summary,
- * ../shared/reference/harbor-api.md "Projects"), -1 meaning unlimited. Harbor counts each blob once
- * per project (layers shared by repositories of the project, manifests included).
+ * preflight: `hard` and `used` from the project summary (GET /projects/{p}/summary in Harbor's API
+ * v2.0, https://github.com/goharbor/harbor/blob/main/api/v2.0/swagger.yaml), -1 meaning unlimited.
+ * Harbor counts each blob once per project (layers shared by repositories of the project, manifests
+ * included).
  */
 import { AirlockError } from '../errors.js'
 import { HarborClient, type HarborClientOptions } from '../harbor/client.js'

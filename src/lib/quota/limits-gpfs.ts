@@ -1,6 +1,6 @@
 /**
- * GPFS / Storage Scale `mmlsquota` output (IBM docs "mmlsquota command";
- * ../shared/reference/quota-formats.md):
+ * GPFS / Storage Scale `mmlsquota` output (IBM docs "mmlsquota command",
+ * https://www.ibm.com/docs/en/storage-scale/6.0.1?topic=reference-mmlsquota-command):
  *
  *                            Block Limits                                    |     File Limits
  *   Filesystem type             KB      quota      limit   in_doubt    grace |    files   quota    limit in_doubt    grace  Remarks

@@ -1,5 +1,5 @@
 /**
- * Lustre `lfs quota -u UID MOUNT` output (lustre/utils/lfs.c; ../shared/reference/quota-formats.md):
+ * Lustre `lfs quota -u UID MOUNT` output (lustre-release lustre/utils/lfs.c; the lfs-quota(1) man page):
  *
  *   Disk quotas for usr auser (uid 5496):
  *        Filesystem  kbytes   quota   limit   grace   files   quota   limit   grace

@@ -1,5 +1,5 @@
 /**
- * `quota -vs` (linux quota-tools) output for one user (../shared/reference/quota-formats.md "quota -vs"):
+ * `quota -vs` (linux quota-tools `quota.c`, `quotasys.c`; the quota(1) man page) output for one user:
  *
  *   Disk quotas for user alice (uid 1000):
  *        Filesystem   space   quota   limit   grace   files   quota   limit   grace

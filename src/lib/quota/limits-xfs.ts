@@ -1,6 +1,6 @@
 /**
  * xfs_quota output, in the two forms a user meets (xfsprogs quota/quota.c, quota/report.c, quota/util.c;
- * ../shared/reference/quota-formats.md "xfs_quota"):
+ * the xfs_quota(8) man page):
  *
  * `xfs_quota -c 'quota -v -N -b -u UID' MOUNT` (what airlock runs; KiB, no header):
  *   /dev/sdb1                 15872      10240      20480   00 [7 days] /home

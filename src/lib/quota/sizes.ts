@@ -1,7 +1,7 @@
 /**
  * Sizes as quota tools and airlock's config write them. Binary units throughout (the tools' K/M/G/T
  * are 1024-based: quota-tools `space2str`, lfs `%5.4g` with k/M/G/T/P, xfs_quota `bbs_to_string`;
- * ../shared/reference/quota-formats.md).
+ * see quota(1), lfs-quota(1), xfs_quota(8)).
  */
 import { AirlockError } from '../errors.js'
 

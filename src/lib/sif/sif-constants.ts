@@ -1,6 +1,6 @@
 /**
- * SIF constants and their names (sif-format.md §4, sylabs/sif `sif.go` and `arch.go`): data types,
- * file system and partition types, hash types, and the two-digit arch codes with their Go names.
+ * SIF constants and their names (§4 in sif-format.ts; sylabs/sif pkg/sif `sif.go`, `arch.go`): data
+ * types, file system and partition types, hash types, and the two-digit arch codes with their Go names.
  */
 import { AirlockError } from '../errors.js'
 

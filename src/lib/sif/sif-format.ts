@@ -1,8 +1,11 @@
 /**
  * The Singularity Image Format on disk: constants, and the little-endian encoding of the global
  * header (128 bytes) and of object descriptors (585 bytes each), as sylabs/sif writes them with Go
- * `encoding/binary` (no padding between fields). Section numbers refer to
- * /work/shared/reference/sif-format.md.
+ * `encoding/binary` (no padding between fields). Source: https://github.com/sylabs/sif, pkg/sif.
+ * Section marks used here and in the other SIF files: §2 the global header (sif.go type `header`,
+ * create.go), §3 object descriptors (descriptor.go type `rawDescriptor` and its Extra layouts),
+ * §4 constants (sif.go, arch.go), §5 file layout and alignment (create.go `CreateContainer`,
+ * `nextAligned`; descriptor_input.go `NewDescriptorInput`).
  */
 import { AirlockError } from '../errors.js'
 

@@ -1,7 +1,8 @@
 /**
  * What `airlock sif inspect` shows: the header and objects of a SIF file, and the image labels
  * Apptainer keeps in the JSON.Generic object `inspect-metadata.json`
- * (`{"data":{"attributes":{"labels":{...}}}}`, sif-format.md §6 step 5).
+ * (`{"data":{"attributes":{"labels":{...}}}}`; apptainer/apptainer internal/pkg/build/metadata.go
+ * `insertMetadata`, pkg/inspect/metadata.go).
  */
 import { DataType } from './sif-format.js'
 import { type SifInfo, withSif } from './sif-reader.js'

@@ -1,7 +1,7 @@
 /**
  * Where sylabs/sif `CreateContainer` puts things: descriptors and data objects placed one after
  * the other, partitions aligned on absolute 4096-byte offsets, header totals filled in. Pure
- * arithmetic and encoding; writing files is sif-writer.ts. Sections refer to sif-format.md.
+ * arithmetic and encoding; writing files is sif-writer.ts. Sections (§) are those of sif-format.ts.
  */
 import { AirlockError } from '../errors.js'
 import {

@@ -1,7 +1,7 @@
 /**
  * Reads a SIF file natively: the global header and the descriptor table (a few tens of KiB, however
  * large the image), small objects on request, and the labels Apptainer stores in
- * `inspect-metadata.json`. Sections refer to sif-format.md.
+ * `inspect-metadata.json`. Sections (§) are those listed in sif-format.ts (sylabs/sif pkg/sif).
  */
 import { type FileHandle, open } from 'node:fs/promises'
 import { AirlockError } from '../errors.js'

@@ -1,7 +1,8 @@
 /**
  * Writes a SIF file the way Apptainer assembles one after a docker-archive build
- * (sif-format.md §6 step 6): in group 1, Def.FILE, then the non-empty JSON.Generic objects sorted by
- * name, then the squashfs as the primary system partition, 4096-aligned, its arch in the header.
+ * (apptainer/apptainer internal/pkg/build/assemblers/sif.go): in group 1, Def.FILE, then the
+ * non-empty JSON.Generic objects sorted by name, then the squashfs as the primary system partition,
+ * 4096-aligned, its arch in the header.
  *
  * The partition comes from a finished squashfs file (copied in a stream, hashed on the way) or is
  * written in place by a tool that can skip a prefix (`mksquashfs -offset`); then the header,

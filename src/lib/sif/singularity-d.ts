@@ -1,6 +1,7 @@
 /**
- * What apptainer's docker-archive build adds to the rootfs and to the SIF (sif-format.md §6, §7), as
- * entries for flattenLayers and bytes for the SIF JSON objects:
+ * What apptainer's docker-archive build adds to the rootfs and to the SIF (apptainer/apptainer
+ * internal/pkg/build/sources/base_environment.go and conveyorPacker_oci.go,
+ * internal/pkg/build/metadata.go), as entries for flattenLayers and bytes for the SIF JSON objects:
  * - /.singularity.d: actions, env scripts (the image's Env in 10-docker2singularity.sh), runscript
  *   (ENTRYPOINT/CMD), startscript, labels.json (image labels, then build labels over them), the def
  *   text `Singularity`, the empty libs/ directory;

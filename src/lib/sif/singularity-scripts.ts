@@ -1,9 +1,9 @@
 /**
  * The shell scripts under /.singularity.d that the Apptainer and SingularityCE runtimes call
- * (docs/reference: sif-format.md §7). Written for airlock in POSIX sh from the behaviour the runtimes
- * expect; both runtimes' variable names are honoured (APPTAINER_* first, then SINGULARITY_*).
- * Helper variables are prefixed `_sd_` and unset, since env scripts are sourced into the shell that
- * then runs the user's command.
+ * (apptainer/apptainer internal/pkg/build/sources/base_environment.go and *.sh). Written for airlock
+ * in POSIX sh from the behaviour the runtimes expect; both runtimes' variable names are honoured
+ * (APPTAINER_* first, then SINGULARITY_*). Helper variables are prefixed `_sd_` and unset, since env
+ * scripts are sourced into the shell that then runs the user's command.
  */
 
 const SOURCE_ENV = `for _sd_env in /.singularity.d/env/*.sh; do

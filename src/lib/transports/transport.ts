@@ -1,5 +1,5 @@
 /**
- * The transport contract (DESIGN.md, "The transport contract").
+ * The transport contract (docs/architecture.md, the transport contract and its call order).
  *
  * Every place an image can live is a transport named by a prefix, as skopeo users know
  * (`docker://`, `oci:`). A transport parses its part of a reference into an ImageReference, which
