@@ -7,7 +7,6 @@
  * graphroot on a small tmpfs that fills up, when this process may mount one). The CLI runs dist/
  * (`npm run build` first).
  */
-import { spawnSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
