@@ -8,6 +8,7 @@ import { uploadFile } from '../lib/objectstore/upload.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
 import { withByteProgress } from '../ui/byte-progress.js'
 import { formatBytes } from '../ui/format.js'
+import { deliberately } from '../ui/redact.js'
 import { s3Connection, s3Flags } from '../ui/s3-flags.js'
 
 export default class Upload extends AirlockCommand {
@@ -92,7 +93,8 @@ ${EXIT_CODES_HELP}`
           onNotice: notice,
         }),
     )
-    if (this.jsonMode) return this.printJson(r)
+    // The presigned URL is what the user asked for: its signature is printed as it is.
+    if (this.jsonMode) return deliberately(() => this.printJson(r))
     const rate = r.seconds > 0 && r.bytesSent > 0 ? ` (${formatBytes(r.bytesSent / r.seconds)}/s)` : ''
     this.log(
       r.skipped
@@ -102,7 +104,8 @@ ${EXIT_CODES_HELP}`
             `  sha256   ${r.sha256}\n` +
             `  time     ${r.seconds.toFixed(2)} s${rate}`,
     )
-    if (r.presignedUrl) this.log(`Download URL (valid until ${r.presignedUrlExpires}):\n${r.presignedUrl}`)
+    const url = r.presignedUrl
+    if (url) deliberately(() => this.log(`Download URL (valid until ${r.presignedUrlExpires}):\n${url}`))
   }
 
   private async prominence(

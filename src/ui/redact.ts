@@ -175,6 +175,23 @@ export function redact(text: string): string {
 
 const GUARDED = Symbol.for('airlock.redact.guarded')
 
+/** Writes made inside deliberately() pass unredacted. */
+let deliberate = 0
+
+/**
+ * Runs `print` (synchronous writes) without redaction: for a credential the user asked to be given,
+ * such as the presigned URL of `airlock upload --presign`, whose signature (and, with temporary AWS
+ * credentials, session token) is what makes it work. Nothing else may use it.
+ */
+export function deliberately(print: () => void): void {
+  deliberate++
+  try {
+    print()
+  } finally {
+    deliberate--
+  }
+}
+
 function redactChunk(chunk: unknown, encoding: unknown): unknown {
   if (typeof chunk === 'string') {
     if (typeof encoding === 'string' && !/^utf-?8$/i.test(encoding)) return chunk
@@ -199,7 +216,8 @@ function guardStream(stream: NodeJS.WriteStream): void {
     chunk: unknown,
     ...rest: unknown[]
   ): boolean {
-    return (write as (...a: unknown[]) => boolean).call(this, redactChunk(chunk, rest[0]), ...rest)
+    const out = deliberate > 0 ? chunk : redactChunk(chunk, rest[0])
+    return (write as (...a: unknown[]) => boolean).call(this, out, ...rest)
   } as typeof stream.write
 }
 
