@@ -230,7 +230,7 @@ function runtimeExists(arch, cacheDir) {
  * (which checks the registry's integrity) when missing or when it no longer matches the integrity
  * recorded beside it.
  */
-function runtimePackage(arch, cacheDir) {
+export function runtimePackage(arch, cacheDir) {
   const name = `node-linux-${arch}-${NODE_VERSION}.tgz`
   const file = path.join(cacheDir, name)
   const integrityFile = `${file}.integrity`

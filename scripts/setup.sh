@@ -29,3 +29,9 @@ if ! npm ci --no-audit --no-fund --loglevel=error 2>/dev/null; then
   echo "setup: npm ci refused the lock file; installing with npm install instead"
   npm install --no-audit --no-fund --loglevel=error
 fi
+
+# The tests run on the Node.js LTS the release ships (scripts/test.mjs), not on an older system Node:
+# node-linux-<arch>@NODE_VERSION from the npm registry, cached in release/.cache.
+if ! node scripts/lts-node.mjs >/dev/null; then
+  echo "setup: could not fetch the release's Node.js LTS from the npm registry; npm test will use $(node --version)"
+fi
