@@ -10,6 +10,9 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   // stderr is redacted, with the secrets of argv and the environment known (src/ui/redact.ts).
   const { guardOutput } = await import('../dist/ui/redact.js')
   guardOutput(argv, process.env)
-  const { execute } = await import('@oclif/core')
+  const { execute, settings } = await import('@oclif/core')
+  // The built CLI runs dist/ only: never look for TypeScript sources (oclif would, and warn on
+  // stderr, whenever NODE_ENV is "test" or "development"; bin/dev.js is for the sources).
+  settings.enableAutoTranspile = false
   await execute({ dir: import.meta.url })
 }

@@ -458,9 +458,11 @@ describe('streaming', () => {
     const baseline = peakMiB(['copy', '-q', `${reg.host}/arch/b:1`, `docker-archive:${dir}/small.tar`])
     const into = peakMiB(['copy', '-q', `${reg.host}/mem/big:1`, `docker-archive:${dir}/big.tar`])
     const out = peakMiB(['copy', '-q', `docker-archive:${dir}/big.tar`, `${reg.host}/mem/back:1`])
-    // Buffering the layer would add at least its 64 MiB; streaming adds a few 1 MiB buffers.
-    expect(into - baseline, `peak ${into} MiB vs ${baseline} MiB`).toBeLessThan(40)
-    expect(out - baseline, `peak ${out} MiB vs ${baseline} MiB`).toBeLessThan(40)
+    // Streaming adds a few 1 MiB buffers, plus the spent ones V8 has not collected yet: Node 24 lets
+    // about 64 MiB of such external memory pile up before a GC (measured: +40 MiB on Node 20, +57 to
+    // +62 MiB on Node 24). Buffering the layer would add its 64 MiB on top of that.
+    expect(into - baseline, `peak ${into} MiB vs ${baseline} MiB`).toBeLessThan(90)
+    expect(out - baseline, `peak ${out} MiB vs ${baseline} MiB`).toBeLessThan(90)
     expect((await stored('mem/back', '1')).layers).toEqual([big.layers[0].digest])
   })
 })
