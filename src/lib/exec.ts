@@ -9,6 +9,8 @@ export interface RunResult {
   stdout: string
   stderr: string
   notFound: boolean
+  /** The signal that killed the program, if one did. */
+  signal?: string
 }
 
 export interface RunOptions {
@@ -21,6 +23,13 @@ export interface RunOptions {
   signal?: AbortSignal
   /** Names the command in error messages (default: the program and its first argument). */
   label?: string
+  /**
+   * Run the program in a session and process group of its own (execa `detached`), so that a signal
+   * sent to airlock's process group (a terminal's Ctrl-C or hangup, a batch system's time limit) does
+   * not kill it under airlock: airlock stops it itself, through `signal`, and then cleans up. It is
+   * killed if airlock exits while it still runs.
+   */
+  ownProcessGroup?: boolean
 }
 
 export async function run(program: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -40,6 +49,7 @@ function execaOptions(opts: Omit<RunOptions, 'input'>) {
     timeout: opts.timeoutMs,
     cancelSignal: opts.signal,
     stripFinalNewline: false,
+    detached: opts.ownProcessGroup ?? false,
   } as const
 }
 
@@ -61,6 +71,9 @@ export async function runWithInput(
 ): Promise<RunResult> {
   const { execa } = await import('execa')
   const sub = execa(program, args, { ...execaOptions(opts), stdin: 'pipe', maxBuffer: 16 * 1024 * 1024 })
+  // execa's own kill-on-exit leaves detached programs alone.
+  const killOnExit = () => sub.kill('SIGKILL')
+  if (opts.ownProcessGroup) process.on('exit', killOnExit)
   let inputError: unknown
   const stdin = sub.stdin
   // EPIPE when the program exits before reading everything: its exit status says why.
@@ -91,7 +104,7 @@ export async function runWithInput(
     if (stdin.destroyed) input.destroy()
     else stdin.end()
   })()
-  const res = await sub
+  const res = await sub.finally(() => process.off('exit', killOnExit))
   await feed
   if (inputError !== undefined) throw inputError
   if (res.isCanceled) {
@@ -106,7 +119,7 @@ export async function runWithInput(
 function settle(
   program: string,
   args: string[],
-  res: { exitCode?: number; stdout?: unknown; stderr?: unknown },
+  res: { exitCode?: number; stdout?: unknown; stderr?: unknown; signal?: string },
   opts: { reject?: boolean; label?: string },
 ): RunResult {
   const notFound = (res as { code?: string }).code === 'ENOENT'
@@ -115,6 +128,7 @@ function settle(
     stdout: String(res.stdout ?? ''),
     stderr: String(res.stderr ?? ''),
     notFound,
+    ...(res.signal ? { signal: res.signal } : {}),
   }
   if ((opts.reject ?? true) && (out.exitCode !== 0 || notFound)) {
     throw new AirlockError(

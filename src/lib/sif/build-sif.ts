@@ -211,8 +211,25 @@ async function builtin(
       squashfsTool: usedTool,
       seconds: (performance.now() - started) / 1000,
     }
+  } catch (err) {
+    throw interrupted(err, output, opts.signal)
   } finally {
+    // Before the error reaches the command: a signal handled there exits right after reporting it.
     await image.close()
     if (scratch) await rm(scratch, { recursive: true, force: true })
   }
+}
+
+/**
+ * After an abort, whatever step noticed it first ("flattening the layers was interrupted", a tool
+ * killed, a closed pipe) is reported as the interrupted build, with the signal the command names.
+ */
+function interrupted(err: unknown, output: string, signal: AbortSignal | undefined): unknown {
+  if (!signal?.aborted) return err
+  const by = /\bSIG[A-Z]+\b/.exec(String((signal.reason as Error | undefined)?.message ?? ''))?.[0]
+  return new AirlockError(
+    'INTERRUPTED',
+    `building ${output} was interrupted${by ? ` by ${by}` : ''}; nothing was written, no temporary file is left`,
+    { cause: err },
+  )
 }

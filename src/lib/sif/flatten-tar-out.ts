@@ -8,7 +8,11 @@
  *
  * Names are "binary strings" (one char per byte, see flatten-layer.ts) and are written as the bytes
  * they stand for. Anything a ustar header cannot hold (long or non-ASCII-safe names, ids above
- * 2097151, sizes of 8 GiB and more, times before 1970, xattrs) goes into a pax 'x' header.
+ * 2097151, sizes of 8 GiB and more, xattrs) goes into a pax 'x' header.
+ *
+ * Times are clamped to 0 .. 2^32-1 (1970-01-01 .. 2106-02-07T06:28:15Z), the range of a squashfs
+ * inode's unsigned 32-bit mtime, as tar2sqfs clamps them (squashfs.ts): mksquashfs refuses a negative
+ * pax mtime and wraps a larger one. Clamped, a time always fits the ustar field.
  */
 import { Readable } from 'node:stream'
 import { AirlockError } from '../errors.js'
@@ -56,6 +60,7 @@ const TYPEFLAG: Record<EntryType, string> = {
 }
 const MAX_ID = 0o7777777
 const MAX_SIZE = 0o77777777777
+const MAX_TIME = 2 ** 32 - 1
 
 export class TarOutput extends Readable {
   private waiting: (() => void) | undefined
@@ -150,13 +155,13 @@ export function encodeHeader(e: TarEntry): Buffer {
   if (e.uid > MAX_ID || e.uid < 0) pax.push(['uid', Buffer.from(String(e.uid))])
   if (e.gid > MAX_ID || e.gid < 0) pax.push(['gid', Buffer.from(String(e.gid))])
   if (e.size > MAX_SIZE) pax.push(['size', Buffer.from(String(e.size))])
-  if (e.mtime < 0 || e.mtime > MAX_SIZE) pax.push(['mtime', Buffer.from(String(e.mtime))])
   const uname = Buffer.from(e.uname ?? '', 'utf8')
   const gname = Buffer.from(e.gname ?? '', 'utf8')
   if (uname.length > 32) pax.push(['uname', uname])
   if (gname.length > 32) pax.push(['gname', gname])
   for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push([`SCHILY.xattr.${k}`, Buffer.from(v, 'utf8')])
 
+  const mtime = squashfsTime(e.mtime)
   const main = ustar({
     name: split?.name ?? name.subarray(0, 100),
     prefix: split?.prefix ?? Buffer.alloc(0),
@@ -164,7 +169,7 @@ export function encodeHeader(e: TarEntry): Buffer {
     uid: clamp(e.uid, MAX_ID),
     gid: clamp(e.gid, MAX_ID),
     size: e.size,
-    mtime: clamp(e.mtime, MAX_SIZE),
+    mtime,
     typeflag: TYPEFLAG[e.type],
     linkname: link.subarray(0, 100),
     uname: uname.length > 32 ? Buffer.alloc(0) : uname,
@@ -182,7 +187,7 @@ export function encodeHeader(e: TarEntry): Buffer {
     uid: 0,
     gid: 0,
     size: records.length,
-    mtime: clamp(e.mtime, MAX_SIZE),
+    mtime,
     typeflag: 'x',
     linkname: Buffer.alloc(0),
     uname: Buffer.alloc(0),
@@ -192,6 +197,11 @@ export function encodeHeader(e: TarEntry): Buffer {
   })
   const pad = Buffer.alloc((BLOCK - (records.length % BLOCK)) % BLOCK)
   return Buffer.concat([paxHeader, records, pad, main])
+}
+
+/** Seconds as a squashfs inode stores them: whole, unsigned 32-bit (see the top). */
+export function squashfsTime(seconds: number): number {
+  return Number.isFinite(seconds) ? Math.min(Math.max(Math.floor(seconds), 0), MAX_TIME) : 0
 }
 
 function clamp(n: number, max: number): number {

@@ -20,10 +20,22 @@
  *   writes numeric owners only, by default;
  * - duplicate names: tar2sqfs fails ("File exists"), mksquashfs keeps the first (flatten.ts writes
  *   each path once).
+ * - times out of range: an inode's mtime is an unsigned 32-bit number of seconds (squashfs format,
+ *   struct squashfs_base_inode in the Linux kernel's fs/squashfs/squashfs_fs.h). tar2sqfs clamps a
+ *   tar time to 0 .. 2^32-1; mksquashfs refuses a negative one ("Failed to parse pax header") and
+ *   keeps the low 32 bits of a larger one (2110 becomes 1973). flatten-tar-out.ts therefore clamps
+ *   every time as tar2sqfs does, so both tools give the same tree. --defaults mtime (tar2sqfs) takes
+ *   0 .. 2^31-1 only and SOURCE_DATE_EPOCH (mksquashfs) no negative value: rootTime() clamps those.
+ * - failures: tar2sqfs reports a full disk as "I/O error" and deletes its output, so makeSquashfs
+ *   holds the output file open while the tool runs and looks at the filesystem when it failed.
+ *
+ * The tool runs in a process group of its own: a Ctrl-C or a batch system's signal to airlock's group
+ * does not kill it under airlock; the AbortSignal stops it, and the caller's cleanup runs.
  */
 
-import { stat, unlink } from 'node:fs/promises'
+import { type FileHandle, open, stat, statfs, unlink } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
+import { dirname } from 'node:path'
 import type { Readable } from 'node:stream'
 import { findExecutable } from '../engine/detect-engine.js'
 import { AirlockError, isAirlockError } from '../errors.js'
@@ -80,7 +92,7 @@ export async function makeSquashfs(
     tar.destroy()
     throw err
   }
-  const mtime = Math.floor((opts.mtime?.getTime() ?? 0) / 1000)
+  const mtime = rootTime(opts.mtime)
   if (opts.reproducible && tool === 'mksquashfs' && !opts.mtime) {
     tar.destroy()
     throw new AirlockError(
@@ -114,13 +126,18 @@ export async function makeSquashfs(
   const env = { ...(opts.env ?? process.env) }
   delete env.SOURCE_DATE_EPOCH
   if (opts.reproducible && tool === 'mksquashfs') env.SOURCE_DATE_EPOCH = String(mtime)
+  // Held open (never truncated) while the tool runs: when it fails and deletes the file, the space it
+  // used stays taken, so a full filesystem can still be seen.
+  let held: FileHandle | undefined
   try {
+    held = await open(out.file, 'a').catch(() => undefined)
     const res = await runWithInput(tool, args, tar, {
       env,
       signal: opts.signal,
       reject: false,
       label: tool,
       onInputBytes: opts.onBytes,
+      ownProcessGroup: true,
     })
     if (res.notFound) {
       throw new AirlockError('EXEC_FAILED', `${tool} is not installed or not on PATH`, {
@@ -128,19 +145,67 @@ export async function makeSquashfs(
       })
     }
     const lost = /Could not resolve hardlink.*/.exec(res.stderr)
-    if (res.exitCode !== 0 || lost) {
-      const why = lost ? lost[0] : lastLines(res.stderr) || `exit status ${res.exitCode}`
-      throw new AirlockError('EXEC_FAILED', `${tool} failed to write ${out.file}: ${why}`, {
-        hint: 'check the free space and permissions of the output directory',
-      })
-    }
+    if (res.exitCode !== 0 || lost) throw await toolFailure(tool, out.file, res, lost?.[0])
     return { tool, size: (await stat(out.file)).size - offset }
   } catch (err) {
+    await held?.close().catch(() => undefined)
+    held = undefined
     await unlink(out.file).catch(() => undefined)
     if (opts.signal?.aborted && !(isAirlockError(err) && err.code === 'INTERRUPTED')) {
       throw new AirlockError('INTERRUPTED', `writing ${out.file} was interrupted`, { cause: err })
     }
     throw err
+  } finally {
+    await held?.close().catch(() => undefined)
+  }
+}
+
+/** Seconds of the root directory and superblock, within what both tools accept (see the top). */
+function rootTime(date: Date | undefined): number {
+  const s = Math.floor((date?.getTime() ?? 0) / 1000)
+  return Number.isFinite(s) ? Math.min(Math.max(s, 0), 2 ** 31 - 1) : 0
+}
+
+/** What a tool's stderr says of a full disk or a quota (mksquashfs names the errno; tar2sqfs does not). */
+const DISK_FULL = /No space left on device|Disk quota exceeded/i
+/** Below this much room left, a failed write is taken for a full filesystem. */
+const FULL_BYTES = 1024 * 1024
+
+/**
+ * The error of a tool that failed: its own words (the tail of its stderr), and a hint about room on
+ * the disk only when the tool said so or the output's filesystem is full now.
+ */
+async function toolFailure(
+  tool: SquashfsTool,
+  file: string,
+  res: { exitCode: number; stderr: string; signal?: string },
+  lost: string | undefined,
+): Promise<AirlockError> {
+  const said = lastLines(res.stderr)
+  const ended = res.signal ? `killed by ${res.signal}` : `exit status ${res.exitCode}`
+  const why = lost ?? (said.split(' | ').at(-1) || ended)
+  const quoted = said ? `${tool} said: ${said}` : `${tool} printed nothing (${ended})`
+  const room = await freeBytes(dirname(file))
+  if (DISK_FULL.test(res.stderr) || (room !== undefined && room < FULL_BYTES)) {
+    return new AirlockError('IO_FAILED', `${tool} failed to write ${file}: no space left on its filesystem`, {
+      hint: `${room === undefined ? '' : `${room} bytes were free when ${tool} stopped; `}make room there, or write the SIF to another filesystem (-o); ${quoted}`,
+    })
+  }
+  return new AirlockError('EXEC_FAILED', `${tool} failed to write ${file}: ${why}`, {
+    hint:
+      res.signal === 'SIGKILL'
+        ? `${quoted}; a program killed by SIGKILL was often over a memory limit (the kernel's OOM killer, a batch job's limit)`
+        : quoted,
+  })
+}
+
+/** Bytes this process may still write on the filesystem of `dir` (root may use the reserved blocks). */
+async function freeBytes(dir: string): Promise<number | undefined> {
+  try {
+    const s = await statfs(dir)
+    return (process.geteuid?.() === 0 ? s.bfree : s.bavail) * s.bsize
+  } catch {
+    return undefined
   }
 }
 
