@@ -1,23 +1,25 @@
 /**
  * Reading one layer blob as tar entries, in one pass: sniff the compression (gzip, or none; zstd
- * only where this Node.js has zstd in node:zlib), decompress with node:zlib, parse with tar-stream.
+ * only where this Node.js has zstd in node:zlib), decompress with node:zlib, parse with airlock's
+ * own tar reader (src/lib/tar/reader.ts, which says why not tar-stream).
  *
- * Names are kept as "binary strings" (one char per byte: tar-stream decodes ustar and GNU long names
- * as latin1, pax `path`/`linkpath` records arrive as UTF-8 and are turned back into their bytes), so
- * a name that is not valid UTF-8 reaches the output byte for byte and all lookups compare bytes.
+ * Names come from the layer byte for byte and are kept as "binary strings" (one char per byte), so
+ * a name that is not valid UTF-8 (`caf\xe9` from a Latin-1 system) reaches the output as the same
+ * bytes and all lookups compare bytes. xattrs (the OCI image-spec's layer.md counts them as part of
+ * the layer) keep their binary names and raw values, file capabilities included. GNU sparse files
+ * come out expanded, under their real names.
  *
  * Entries that could leave the root when extracted are refused as tar-paths.ts refuses them in
  * archives (`..`, absolute names, hard links pointing outside); symlink targets are kept as they are
  * (absolute targets are normal in images and only resolve inside the container).
  */
-import type { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
+import { addAbortSignal, pipeline, type Readable } from 'node:stream'
 import zlib from 'node:zlib'
-import { extract, type Header } from 'tar-stream'
 import { AirlockError, isAirlockError } from '../errors.js'
+import { readTar, type TarHeader } from '../tar/reader.js'
 import { sniffCompression } from '../transports/archive/compression.js'
 import { entryName, linkTarget } from '../transports/archive/tar-paths.js'
-import type { EntryType, TarEntry } from './flatten-tar-out.js'
+import { displayName, type EntryType, type TarEntry } from './flatten-tar-out.js'
 
 export interface LayerSource {
   /** Names the layer in messages, e.g. `layer 2/5 (sha256:…)`. */
@@ -51,33 +53,33 @@ export async function* readLayer(src: LayerSource, signal?: AbortSignal): AsyncG
       hint: 'recompress the image with gzip layers, e.g. skopeo copy --dest-compress-format gzip',
     })
   }
-  // Both options exist in tar-stream 3 (extract.js); its typings leave them out.
-  const ex = extract({ filenameEncoding: 'latin1', allowUnknownFormat: true } as Parameters<
-    typeof extract
-  >[0])
-  const piped = decompress ? pipeline(raw, decompress, ex, { signal }) : pipeline(raw, ex, { signal })
-  piped.catch(() => undefined) // the iterator below reports the same error
+  let input: Readable = raw
+  if (decompress) {
+    // The callback form hands errors of either stream to the last one, which the reader iterates.
+    input = pipeline(raw, decompress, () => undefined) as unknown as Readable
+  }
+  if (signal) addAbortSignal(signal, input)
   try {
-    for await (const stream of ex) {
-      const body = stream as unknown as Readable & { header: Header }
-      const entry = toEntry(body.header, src.label)
-      yield { entry, body: guarded(body, src.label, signal) }
-      body.resume()
+    for await (const { header, body } of readTar(input, { what: src.label, hint: CORRUPT_HINT })) {
+      yield { entry: toEntry(header, src.label), body: guarded(body, src.label, signal) }
     }
-    await piped
   } catch (err) {
     throw failure(src.label, err, signal)
   } finally {
     // Also when the reader stops early (a generator's return()): no stream stays open.
-    ex.destroy()
+    input.destroy()
     raw.destroy()
   }
 }
 
 /** An entry's body, with read errors (gzip, short tar) named after the layer. */
-async function* guarded(body: Readable, label: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function* guarded(
+  body: AsyncIterable<Buffer>,
+  label: string,
+  signal?: AbortSignal,
+): AsyncGenerator<Buffer> {
   try {
-    for await (const chunk of body) yield chunk as Buffer
+    yield* body
   } catch (err) {
     throw failure(label, err, signal)
   }
@@ -134,10 +136,9 @@ async function peek(stream: Readable, n: number): Promise<Buffer> {
   }
 }
 
-const TYPES: Record<string, EntryType> = {
+const TYPES: Partial<Record<TarHeader['kind'], EntryType>> = {
   file: 'file',
-  'contiguous-file': 'file',
-  link: 'link',
+  hardlink: 'link',
   symlink: 'symlink',
   'character-device': 'character-device',
   'block-device': 'block-device',
@@ -150,59 +151,37 @@ export function binary(text: string): string {
   return Buffer.from(text, 'utf8').toString('latin1')
 }
 
-function toEntry(h: Header, label: string): TarEntry | undefined {
-  const pax = (h.pax ?? {}) as Record<string, string>
-  const rawName = pax.path !== undefined ? binary(h.name) : h.name
+function toEntry(h: TarHeader, label: string): TarEntry | undefined {
+  const rawName = h.name.toString('latin1')
   const path = entryName(rawName, label)
-  const type = h.type ? TYPES[h.type] : undefined
+  const type = TYPES[h.kind]
   if (!type) {
+    const flag = /^[\x21-\x7e]$/.test(h.typeflag) ? `'${h.typeflag}'` : `byte ${h.typeflag.charCodeAt(0)}`
     throw new AirlockError(
       'INVALID_INPUT',
-      `${label}: entry ${JSON.stringify(rawName)} has an unsupported type (${h.type ?? 'unknown'})`,
+      `${label}: entry ${displayName(rawName)} has an unsupported type (${flag})`,
       { hint: 'layers hold files, directories, links, devices and fifos only; rebuild the image' },
     )
   }
   if (path === '') return undefined
-  const rawLink = h.linkname ? (pax.linkpath !== undefined ? binary(h.linkname) : h.linkname) : ''
+  const rawLink = h.linkname.toString('latin1')
   const entry: TarEntry = {
     path,
     type,
-    mode: (h.mode ?? 0) & 0o7777,
-    uid: numeric(pax.uid) ?? h.uid ?? 0,
-    gid: numeric(pax.gid) ?? h.gid ?? 0,
-    uname: pax.uname ?? h.uname,
-    gname: pax.gname ?? h.gname,
-    mtime: numeric(pax.mtime) ?? Math.floor((h.mtime?.getTime() ?? 0) / 1000),
-    size: type === 'file' ? (h.size ?? 0) : 0,
+    mode: h.mode,
+    uid: h.uid,
+    gid: h.gid,
+    uname: h.uname.toString('utf8'),
+    gname: h.gname.toString('utf8'),
+    mtime: h.mtime,
+    size: type === 'file' ? h.size : 0,
   }
   if (type === 'link') entry.linkname = linkTarget(path, 'hardlink', rawLink, label)
   else if (type === 'symlink') entry.linkname = rawLink
   if (type === 'character-device' || type === 'block-device') {
-    entry.devmajor = h.devmajor ?? 0
-    entry.devminor = h.devminor ?? 0
+    entry.devmajor = h.devmajor
+    entry.devminor = h.devminor
   }
-  const xattrs = xattrsOf(pax)
-  if (xattrs) entry.xattrs = xattrs
+  if (h.xattrs) entry.xattrs = h.xattrs
   return entry
-}
-
-function numeric(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined
-  const n = Math.floor(Number(text))
-  return Number.isFinite(n) ? n : undefined
-}
-
-/**
- * SCHILY.xattr.* records (what GNU tar, Go's archive/tar and containers/storage write). tar-stream
- * decodes record values as UTF-8; a value that was not valid UTF-8 cannot be rebuilt byte for byte
- * and is dropped rather than stored altered.
- */
-function xattrsOf(pax: Record<string, string>): Record<string, string> | undefined {
-  let out: Record<string, string> | undefined
-  for (const [key, value] of Object.entries(pax)) {
-    if (!key.startsWith('SCHILY.xattr.') || value.includes('\uFFFD')) continue
-    out ??= {}
-    out[key.slice('SCHILY.xattr.'.length)] = value
-  }
-  return out
 }

@@ -44,8 +44,8 @@ export interface TarEntry {
   linkname?: string
   devmajor?: number
   devminor?: number
-  /** SCHILY.xattr.<name> values. */
-  xattrs?: Record<string, string>
+  /** Extended attributes: binary-string names (one char per byte) to raw values. */
+  xattrs?: ReadonlyMap<string, Buffer>
 }
 
 const BLOCK = 512
@@ -159,7 +159,9 @@ export function encodeHeader(e: TarEntry): Buffer {
   const gname = Buffer.from(e.gname ?? '', 'utf8')
   if (uname.length > 32) pax.push(['uname', uname])
   if (gname.length > 32) pax.push(['gname', gname])
-  for (const [k, v] of Object.entries(e.xattrs ?? {})) pax.push([`SCHILY.xattr.${k}`, Buffer.from(v, 'utf8')])
+  // Raw bytes after `SCHILY.xattr.<name>=`: tar2sqfs and mksquashfs -tar both take the value's
+  // length from the record's, so binary values (file capabilities) are stored byte for byte.
+  for (const [k, v] of e.xattrs ?? []) pax.push([`SCHILY.xattr.${k}`, v])
 
   const mtime = squashfsTime(e.mtime)
   const main = ustar({
@@ -208,9 +210,12 @@ function clamp(n: number, max: number): number {
   return n < 0 ? 0 : Math.min(n, max)
 }
 
-/** `%d key=value\n` where the length counts the whole record, its own digits included. */
+/**
+ * `%d key=value\n` where the length counts the whole record, its own digits included. `key` is a
+ * binary string (an xattr name's bytes), written one byte per char.
+ */
 function paxRecord(key: string, value: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')])
+  const body = Buffer.concat([Buffer.from(` ${key}=`, 'latin1'), value, Buffer.from('\n')])
   let len = body.length + 1
   while (String(len).length + body.length !== len) len = String(len).length + body.length
   return Buffer.concat([Buffer.from(String(len)), body])

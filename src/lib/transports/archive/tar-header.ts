@@ -1,14 +1,15 @@
 /**
- * Reading tar headers, one 512-byte block at a time.
+ * Tar headers for the archive index (tar-index.ts) and the bundle writer.
  *
- * Formats: POSIX.1-1988 ustar and POSIX.1-2001 pax (IEEE Std 1003.1, "pax - portable archive
- * interchange", sections "ustar Interchange Format" and "pax Interchange Format": the `prefix` field,
- * 'x' extended and 'g' global headers with `length keyword=value\n` records), and the GNU extensions
- * GNU tar and Go's archive/tar write (GNU tar manual, "Basic Tar Format": 'L' long name and 'K' long
- * link name entries, base-256 numbers for sizes above 8 GiB).
+ * Reading: the block is decoded by src/lib/tar/header.ts (POSIX ustar and pax, IEEE Std 1003.1,
+ * "pax - portable archive interchange"; GNU tar's layout and base-256 numbers, GNU tar manual,
+ * "Basic Tar Format"), names kept as their bytes and made text by src/lib/tar/names.ts: UTF-8 where
+ * they are UTF-8, other bytes escaped one to one, so no two member names become one.
  */
+import { BLOCK, parseHeaderBlock } from '../../tar/header.js'
+import { decodeName, encodeName } from '../../tar/names.js'
 
-export const BLOCK = 512
+export { BLOCK, isZeroBlock } from '../../tar/header.js'
 
 export type HeaderKind =
   | 'file'
@@ -22,10 +23,13 @@ export type HeaderKind =
   | 'pax-global'
 
 export interface RawHeader {
+  /** The ustar name (prefix joined), as text (names.ts). */
   name: string
   linkname: string
   size: number
   kind: HeaderKind
+  /** The typeflag character. */
+  typeflag: string
 }
 
 const KINDS: Record<string, HeaderKind> = {
@@ -41,85 +45,16 @@ const KINDS: Record<string, HeaderKind> = {
   g: 'pax-global',
 }
 
-export function isZeroBlock(block: Buffer): boolean {
-  for (let i = 0; i < BLOCK; i++) if (block[i] !== 0) return false
-  return true
-}
-
 /** Parses one header block; throws an Error (the caller adds where) when it is not a tar header. */
 export function parseHeader(block: Buffer): RawHeader {
-  if (!checksumOk(block)) throw new Error('bad header checksum')
-  let name = cString(block, 0, 100)
-  // POSIX ustar ("ustar\0" + "00") keeps a path prefix at 345; GNU's "ustar  \0" uses that space otherwise.
-  if (block.toString('latin1', 257, 263) === 'ustar\0') {
-    const prefix = cString(block, 345, 155)
-    if (prefix) name = `${prefix}/${name}`
-  }
-  const type = String.fromCharCode(block[156])
+  const h = parseHeaderBlock(block)
   return {
-    name,
-    linkname: cString(block, 157, 100),
-    size: parseNumber(block, 124, 12),
-    kind: KINDS[type] ?? 'other',
+    name: decodeName(h.name),
+    linkname: decodeName(h.linkname),
+    size: h.size,
+    kind: KINDS[h.typeflag] ?? 'other',
+    typeflag: h.typeflag,
   }
-}
-
-function checksumOk(block: Buffer): boolean {
-  const stored = cString(block, 148, 8).trim()
-  if (!/^[0-7]+$/.test(stored)) return false
-  const want = Number.parseInt(stored, 8)
-  let unsigned = 0
-  let signed = 0
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]
-    unsigned += b
-    signed += b > 127 ? b - 256 : b
-  }
-  // Some historic tars summed signed bytes; both are accepted by GNU tar and Go.
-  return want === unsigned || want === signed
-}
-
-/** A NUL-terminated UTF-8 string field. */
-export function cString(buf: Buffer, start: number, length: number): string {
-  const end = buf.indexOf(0, start)
-  const stop = end < 0 || end > start + length ? start + length : end
-  return buf.toString('utf8', start, stop)
-}
-
-/** An octal number field, or GNU base-256 when the high bit of its first byte is set. */
-export function parseNumber(buf: Buffer, start: number, length: number): number {
-  if (buf[start] & 0x80) {
-    if (buf[start] === 0xff) throw new Error('negative number in header')
-    let value = buf[start] & 0x7f
-    for (let i = start + 1; i < start + length; i++) value = value * 256 + buf[i]
-    if (!Number.isSafeInteger(value)) throw new Error('number in header too large')
-    return value
-  }
-  const text = cString(buf, start, length).trim()
-  if (text === '') return 0
-  if (!/^[0-7]+$/.test(text)) throw new Error(`bad number "${text}" in header`)
-  return Number.parseInt(text, 8)
-}
-
-/** pax extended header records: `<decimal length> <keyword>=<value>\n`, the length counting itself. */
-export function parsePax(body: Buffer): Record<string, string> {
-  const out: Record<string, string> = {}
-  let pos = 0
-  while (pos < body.length) {
-    if (body[pos] === 0) break // padding some writers leave
-    const space = body.indexOf(0x20, pos)
-    if (space < 0) throw new Error('bad pax record')
-    const length = Number(body.toString('latin1', pos, space))
-    if (!Number.isSafeInteger(length) || length <= space - pos + 1 || pos + length > body.length) {
-      throw new Error('bad pax record length')
-    }
-    const record = body.toString('utf8', space + 1, pos + length - 1) // without the trailing newline
-    const eq = record.indexOf('=')
-    if (eq < 0) throw new Error('bad pax record')
-    out[record.slice(0, eq)] = record.slice(eq + 1)
-    pos += length
-  }
-  return out
 }
 
 export interface HeaderFields {
@@ -137,17 +72,18 @@ export interface HeaderFields {
  */
 export function encodeHeader(h: HeaderFields): Buffer {
   const block = Buffer.alloc(BLOCK)
-  let name = h.name
-  let prefix = ''
-  if (Buffer.byteLength(name) > 100) {
-    const cut = name.lastIndexOf('/', 155)
-    if (cut <= 0 || Buffer.byteLength(name.slice(cut + 1)) > 100) {
-      throw new Error(`tar entry name too long: ${name}`)
+  // The bytes the name stands for (names.ts), so that what parseHeader reads back is the same text.
+  let name: Buffer = encodeName(h.name)
+  let prefix: Buffer = Buffer.alloc(0)
+  if (name.length > 100) {
+    const cut = name.lastIndexOf(0x2f, 155)
+    if (cut <= 0 || name.length - cut - 1 > 100) {
+      throw new Error(`tar entry name too long: ${h.name}`)
     }
-    prefix = name.slice(0, cut)
-    name = name.slice(cut + 1)
+    prefix = name.subarray(0, cut)
+    name = name.subarray(cut + 1)
   }
-  block.write(name, 0, 100, 'utf8')
+  name.copy(block, 0)
   const octal = (n: number, at: number, len: number) =>
     block.write(`${n.toString(8).padStart(len - 1, '0')}\0`, at, len, 'latin1')
   octal(h.mode ?? (h.type === '5' ? 0o755 : 0o644), 100, 8)
@@ -165,7 +101,7 @@ export function encodeHeader(h: HeaderFields): Buffer {
   octal(0, 136, 12)
   block.write(h.type, 156, 1, 'latin1')
   block.write('ustar\0' + '00', 257, 8, 'latin1')
-  block.write(prefix, 345, 155, 'utf8')
+  prefix.copy(block, 345)
   block.fill(0x20, 148, 156)
   let sum = 0
   for (let i = 0; i < BLOCK; i++) sum += block[i]

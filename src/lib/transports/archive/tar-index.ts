@@ -3,11 +3,15 @@
  * size is indexed in a few reads per entry and never extracted. Bodies are then read by offset.
  *
  * No well-kept npm package gives random access to tar members (tar-stream and node-tar read
- * sequentially), hence this small indexer; header parsing is in tar-header.ts.
+ * sequentially), hence this small indexer; header parsing is in tar-header.ts, pax records in
+ * src/lib/tar/pax.ts (kept as bytes; 'g' records apply to all later entries, 'x' to the next), and
+ * names become text by src/lib/tar/names.ts, one to one with their bytes.
  */
 import { AirlockError } from '../../errors.js'
+import { decodeName } from '../../tar/names.js'
+import { PaxState, paxInteger, paxValue } from '../../tar/pax.js'
 import type { PositionalReader } from './file-range.js'
-import { BLOCK, cString, isZeroBlock, parseHeader, parsePax, type RawHeader } from './tar-header.js'
+import { BLOCK, isZeroBlock, parseHeader, type RawHeader } from './tar-header.js'
 import { entryName, linkTarget } from './tar-paths.js'
 
 export interface TarEntry {
@@ -22,6 +26,9 @@ export interface TarEntry {
   /** For links: the archive path the link points at (already checked to stay inside). */
   target?: string
 }
+
+/** pax records that mark a GNU sparse member (formats 0.0, 0.1 and 1.0). */
+const SPARSE_KEYS = ['GNU.sparse.major', 'GNU.sparse.map', 'GNU.sparse.offset', 'GNU.sparse.size']
 
 /** Limit for the bodies of GNU long-name and pax header entries. */
 const MAX_META = 1 << 20
@@ -41,8 +48,7 @@ export async function indexTar(
 ): Promise<Map<string, TarEntry>> {
   const entries = new Map<string, TarEntry>()
   const block = Buffer.alloc(BLOCK)
-  const global: Record<string, string> = {}
-  let pax: Record<string, string> = {}
+  const pax = new PaxState()
   let longName: string | undefined
   let longLink: string | undefined
   let pos = 0
@@ -69,12 +75,23 @@ export async function indexTar(
     } catch (err) {
       throw corrupt((err as Error).message)
     }
-    const ext = { ...global, ...pax }
-    if (!longName && !longLink && !Object.keys(pax).length) header = pos
+    if (!longName && !longLink && !pax.pending) header = pos
     const isMeta = h.kind === 'gnu-longname' || h.kind === 'gnu-longlink' || h.kind.startsWith('pax')
-    const size = !isMeta && ext.size !== undefined ? Number(ext.size) : h.size
-    if (!Number.isSafeInteger(size) || size < 0) throw corrupt(`bad size for ${JSON.stringify(h.name)}`)
-    const body = pos + BLOCK
+    const records = isMeta ? undefined : pax.take().records
+    let size = h.size
+    let body = pos + BLOCK
+    try {
+      if (records) size = paxInteger(records, 'size') ?? h.size
+      // Old GNU sparse headers are followed by extension blocks while `isextended` is set (GNU tar
+      // manual, "Old GNU Format"); the data comes after them.
+      for (let ext = h.typeflag === 'S' && block[482] !== 0; ext; body += BLOCK) {
+        if (body + BLOCK > fileSize) throw new Error(`entry ${JSON.stringify(h.name)} is cut short`)
+        await readFully(fh, block, body)
+        ext = block[504] !== 0
+      }
+    } catch (err) {
+      throw corrupt((err as Error).message)
+    }
     // Links and directories carry no body even when a size is set (ustar: size is ignored).
     const bodySize = h.kind === 'hardlink' || h.kind === 'symlink' || h.kind === 'directory' ? 0 : size
     if (body + bodySize > fileSize) {
@@ -82,31 +99,38 @@ export async function indexTar(
       throw corrupt(`entry ${JSON.stringify(h.name)} is cut short`)
     }
 
-    if (isMeta) {
+    if (!records) {
       if (size > MAX_META) throw corrupt(`oversized ${h.kind} header`)
       const data = Buffer.alloc(size)
       await readFully(fh, data, body)
       try {
-        if (h.kind === 'gnu-longname') longName = cString(data, 0, data.length)
-        else if (h.kind === 'gnu-longlink') longLink = cString(data, 0, data.length)
-        else if (h.kind === 'pax') pax = parsePax(data)
-        else Object.assign(global, parsePax(data))
+        if (h.kind === 'gnu-longname') longName = decodeName(cut(data))
+        else if (h.kind === 'gnu-longlink') longLink = decodeName(cut(data))
+        else if (h.kind === 'pax') pax.addLocal(data)
+        else pax.addGlobal(data)
       } catch (err) {
         throw corrupt((err as Error).message)
       }
     } else {
-      const rawName = ext.path ?? longName ?? h.name
-      const rawLink = ext.linkpath ?? longLink ?? h.linkname
-      pax = {}
+      const paxName = paxValue(records, 'path')
+      const paxLink = paxValue(records, 'linkpath')
+      const rawName = paxName ? decodeName(paxName) : (longName ?? h.name)
+      const rawLink = paxLink ? decodeName(paxLink) : (longLink ?? h.linkname)
       longName = undefined
       longLink = undefined
       const name = entryName(rawName, what)
       const entry: TarEntry = { name, kind: h.kind as TarEntry['kind'], header, offset: body, size: bodySize }
-      if (h.kind === 'symlink' || h.kind === 'hardlink') {
+      if (h.typeflag === 'S' || SPARSE_KEYS.some((k) => records.has(k))) {
+        // GNU sparse members (GNU tar manual, "Sparse Formats") do not hold the file's bytes as
+        // stored: indexed under their real name as 'other', reading one is refused, not the map given.
+        entry.kind = 'other'
+        const real = paxValue(records, 'GNU.sparse.name')
+        if (real) entry.name = entryName(decodeName(real), what)
+      } else if (h.kind === 'symlink' || h.kind === 'hardlink') {
         entry.target = linkTarget(name, h.kind, rawLink, what)
       }
       // The root directory entry ("./") has an empty name; nothing refers to it.
-      if (name) entries.set(name, entry) // a later entry replaces an earlier one, as on extraction
+      if (entry.name) entries.set(entry.name, entry) // a later entry replaces an earlier one, as on extraction
     }
     pos = body + Math.ceil(bodySize / BLOCK) * BLOCK
   }
@@ -117,6 +141,12 @@ export async function indexTar(
     })
   }
   return entries
+}
+
+/** A GNU long name body: the name ends at its first NUL. */
+function cut(data: Buffer): Buffer {
+  const nul = data.indexOf(0)
+  return nul < 0 ? data : data.subarray(0, nul)
 }
 
 /** Fills `buf` from `position`; the file must not end before (it was sized when opened). */

@@ -102,6 +102,14 @@ export class TarFileWriter {
       if (!Buffer.isBuffer(body)) body.destroy()
       throw this.broken
     }
+    // tar-stream writes names as UTF-8: a name holding bytes that are not UTF-8 (names.ts escapes
+    // them as lone surrogates) would be stored as U+FFFD, so it is refused rather than altered.
+    if (Buffer.from(name, 'utf8').toString('utf8') !== name) {
+      if (!Buffer.isBuffer(body)) body.destroy()
+      throw new AirlockError('INVALID_INPUT', `${this.what}: cannot write member ${JSON.stringify(name)}`, {
+        hint: 'its name holds bytes that are not UTF-8, which this archive writer does not store',
+      })
+    }
     const start = this.offset
     const p = pack()
     // Not an fs.WriteStream on the descriptor: destroying one (as a failed pipeline does) closes it.
