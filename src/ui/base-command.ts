@@ -1,12 +1,15 @@
 /**
  * The base of every airlock command: `--json` and `--debug`, error rendering with exit codes
- * (src/lib/errors.ts; docs/architecture.md, the error model), and an AbortSignal that SIGINT/SIGTERM trigger so work
- * stops cleanly (no tag is written after an interrupt).
+ * (src/lib/errors.ts; docs/architecture.md, the error model), and an AbortSignal that SIGINT/SIGTERM/SIGHUP
+ * trigger so work stops cleanly (no tag is written after an interrupt).
  */
 import { Command, Flags } from '@oclif/core'
 import { AirlockError, EXIT, toAirlockError } from '../lib/errors.js'
 import { closeAgents } from '../lib/transports/registry/agent-pool.js'
 import { redact } from './redact.js'
+
+/** Ctrl-C, kill and Slurm's time limit (SIGTERM), a closed terminal or ssh session (SIGHUP). */
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 export const EXIT_CODES_HELP = `EXIT CODES
   0 ok, 1 failed, 2 bad input or usage, 3 partly failed, 4 over quota, 5 verification failed`
@@ -39,13 +42,13 @@ export abstract class AirlockCommand extends Command {
 
   override async init(): Promise<void> {
     await super.init()
-    process.once('SIGINT', this.onSignal)
-    process.once('SIGTERM', this.onSignal)
+    // `on`, not `once`: execa loads signal-exit, which re-raises a signal (killing the process before
+    // any cleanup) when it finds itself the only listener left, as it would after a `once` fired.
+    for (const sig of SIGNALS) process.on(sig, this.onSignal)
   }
 
   override async finally(err: Error | undefined): Promise<void> {
-    process.off('SIGINT', this.onSignal)
-    process.off('SIGTERM', this.onSignal)
+    for (const sig of SIGNALS) process.off(sig, this.onSignal)
     await closeAgents()
     return super.finally(err)
   }
