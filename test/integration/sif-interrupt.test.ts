@@ -70,7 +70,7 @@ async function buildUnderWay(child: ChildProcess): Promise<void> {
   throw new Error('the build did not start within 30 s')
 }
 
-/** Squashfs tool processes writing into the test's output directory (ps, every user). */
+/** Squashfs tool processes writing into the test's output directory (ps, every user): "PID ARGS". */
 function toolsLeft(): string[] {
   const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
   return ps.split('\n').filter((l) => /tar2sqfs|mksquashfs/.test(l) && l.includes(outDir))
@@ -92,7 +92,13 @@ function ended(child: ChildProcess, output: () => string): Promise<Ended> {
   })
 }
 
-async function interrupt(tool: Tool, sig: Sig, target: 'process' | 'group'): Promise<Ended> {
+/**
+ * `process`: airlock alone; `group`: airlock's process group, as a terminal signals; `every`: airlock
+ * and the squashfs tool each, as Slurm signals every process of a job step at its time limit.
+ */
+type Target = 'process' | 'group' | 'every'
+
+async function interrupt(tool: Tool, sig: Sig, target: Target): Promise<Ended> {
   const before = await freshOutDir(`${tool}-${sig}-${target}`)
   const child = spawn(
     process.execPath,
@@ -121,6 +127,11 @@ async function interrupt(tool: Tool, sig: Sig, target: 'process' | 'group'): Pro
   })
   const end = ended(child, () => output)
   await buildUnderWay(child)
+  if (target === 'every') {
+    const [toolPid] = toolsLeft().map((l) => Number(l.trim().split(/\s+/)[0]))
+    expect(toolPid).toBeGreaterThan(0)
+    process.kill(toolPid, sig)
+  }
   process.kill(target === 'group' ? -(child.pid as number) : (child.pid as number), sig)
   const r = await end
   expect(await readdir(outDir), `${tool} ${sig} ${target}: ${r.output}`).toEqual(before)
@@ -129,7 +140,7 @@ async function interrupt(tool: Tool, sig: Sig, target: 'process' | 'group'): Pro
 }
 
 describe('airlock sif build, interrupted', () => {
-  const cases: Array<[Tool, Sig, 'process' | 'group']> = [
+  const cases: Array<[Tool, Sig, Target]> = [
     ['tar2sqfs', 'SIGINT', 'process'],
     ['tar2sqfs', 'SIGINT', 'group'],
     ['tar2sqfs', 'SIGTERM', 'process'],
@@ -139,16 +150,15 @@ describe('airlock sif build, interrupted', () => {
     ['mksquashfs', 'SIGINT', 'group'],
     ['mksquashfs', 'SIGTERM', 'process'],
     ['mksquashfs', 'SIGHUP', 'group'],
+    ['tar2sqfs', 'SIGTERM', 'every'],
+    ['mksquashfs', 'SIGTERM', 'every'],
   ]
-  it.each(cases)(
-    'with %s, by %s to the %s: exit 1, "interrupted", nothing left',
-    async (tool, sig, target) => {
-      const r = await interrupt(tool, sig, target)
-      expect(r.signal, r.output).toBeNull()
-      expect(r.code, r.output).toBe(1)
-      expect(r.output).toContain(`Error: building ${join(outDir, 'big.sif')} was interrupted by ${sig}`)
-    },
-  )
+  it.each(cases)('with %s, by %s to %s: exit 1, "interrupted", nothing left', async (tool, sig, target) => {
+    const r = await interrupt(tool, sig, target)
+    expect(r.signal, r.output).toBeNull()
+    expect(r.code, r.output).toBe(1)
+    expect(r.output).toContain(`Error: building ${join(outDir, 'big.sif')} was interrupted by ${sig}`)
+  })
 
   it('under a terminal: Ctrl-C typed into it (util-linux script), with the listr2 renderer', async () => {
     const before = await freshOutDir('tty')
