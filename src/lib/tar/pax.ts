@@ -7,9 +7,8 @@
  *
  * Scope, as the standard gives it: records of a 'g' header apply to every following entry, those of
  * an 'x' header to the next entry only and override the global ones; an empty value deletes the
- * keyword (the entry then takes the header field, or nothing). The exception is an xattr, whose empty
- * value is an empty attribute, as GNU tar and Go read it.
- */
+ * keyword (the entry then takes the header field, or nothing). One exception, as GNU tar and Go read
+ * it: in an 'x' header, an xattr with an empty value is an empty attribute. */
 
 import { TarFormatError } from './header.js'
 
@@ -51,10 +50,10 @@ export class PaxState {
   private readonly global: PaxRecords = new Map()
   private local: Array<[string, Buffer]> = []
 
-  /** A 'g' header's body. */
+  /** A 'g' header's body: an empty value deletes the keyword (xattrs too). */
   addGlobal(body: Buffer): void {
     for (const [key, value] of parsePaxRecords(body)) {
-      if (value.length || isXattr(key)) this.global.set(key, value)
+      if (value.length) this.global.set(key, value)
       else this.global.delete(key)
     }
   }
@@ -82,9 +81,6 @@ export class PaxState {
   }
 }
 
-function isXattr(key: string): boolean {
-  return key.startsWith('SCHILY.xattr.') || key.startsWith('LIBARCHIVE.xattr.')
-}
 
 /** A record's value; undefined when absent or empty (deleted). */
 export function paxValue(records: PaxRecords, key: string): Buffer | undefined {
