@@ -8,7 +8,7 @@
  * filesystem (a real tmpfs).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -129,8 +129,8 @@ function stripEnd(tar: Buffer): Buffer {
   return tar.subarray(0, end)
 }
 
-const build = (args: string[]) =>
-  runCli(['sif', 'build', '--builder', 'builtin', ...args], { env: isolatedEnv(), timeoutMs: 120_000 })
+const build = (args: string[], env = isolatedEnv()) =>
+  runCli(['sif', 'build', '--builder', 'builtin', ...args], { env, timeoutMs: 120_000 })
 
 function partitionOffset(sif: string): string {
   const m = /4\s+\|1\s+\|NONE\s+\|(\d+)-\d+\s+\|FS/.exec(sh('siftool', ['list', sif]))
@@ -163,12 +163,23 @@ async function extractedTimes(sif: string): Promise<Record<string, number>> {
 }
 
 describe('file times outside the squashfs range', () => {
-  it('tar2sqfs and mksquashfs give the same tree: 1960 as 1970-01-01, 2040 kept, 2110 as 2106-02-07T06:28:15Z', async () => {
+  it('tar2sqfs, mksquashfs and auto without tar2sqfs give the same tree: 1960 as 1970-01-01, 2040 kept, 2110 as 2106-02-07T06:28:15Z', async () => {
     const lists: Array<Map<string, string>> = []
-    for (const tool of TOOLS) {
+    // auto on a machine without tar2sqfs: mksquashfs into a file of its own, then copied into the SIF.
+    const bin = join(dir, 'bin-without-tar2sqfs')
+    await mkdir(bin)
+    for (const t of ['mksquashfs', 'fallocate'])
+      await symlink(sh('sh', ['-c', `command -v ${t}`]).trim(), join(bin, t))
+    const runs: Array<[string, string, NodeJS.ProcessEnv]> = [
+      ['tar2sqfs', 'tar2sqfs', isolatedEnv()],
+      ['mksquashfs', 'mksquashfs', isolatedEnv()],
+      ['auto', 'mksquashfs', isolatedEnv({ PATH: bin })],
+    ]
+    for (const [tool, used, env] of runs) {
       const out = join(dir, `times-${tool}.sif`)
-      const r = await build([join(dir, 'times.tar'), '-o', out, '--squashfs-tool', tool])
+      const r = await build([join(dir, 'times.tar'), '-o', out, '--squashfs-tool', tool, '--json'], env)
       expect(r.code, `${tool}: ${r.stderr}`).toBe(0)
+      expect(JSON.parse(r.stdout).squashfsTool).toBe(used)
       expect(await extractedTimes(out), tool).toEqual(EXPECTED)
       const list = listing(out)
       expect(list.get('old'), tool).toMatch(/ 1970-01-01 00:00 squashfs-root\/old$/)
@@ -187,6 +198,7 @@ describe('file times outside the squashfs range', () => {
     const masked = (m: Map<string, string>) =>
       [...m].map(([p, l]) => (p in EXPECTED ? l : l.replace(/ \d{4}-\d\d-\d\d \d\d:\d\d /, ' <now> ')))
     expect(masked(lists[1])).toEqual(masked(lists[0]))
+    expect(masked(lists[2])).toEqual(masked(lists[0]))
     expect([...lists[1].keys()].filter((p) => p in EXPECTED).length).toBe(Object.keys(EXPECTED).length)
   })
 
