@@ -99,8 +99,12 @@ export class LinkTracker {
     return this.resolve(inode, written)
   }
 
-  /** A hard link entry (linkname resolved to a path). Returns entries to write now. */
-  link(entry: TarEntry, visible: boolean): TarEntry[] {
+  /**
+   * A hard link entry (linkname resolved to a path). Returns entries to write now. `replacedLater`:
+   * a later entry of this layer takes the path (flatten-plan.ts), so links of upper layers waiting
+   * for the path wait for that one, not this.
+   */
+  link(entry: TarEntry, visible: boolean, replacedLater = false): TarEntry[] {
     const target = entry.linkname ?? ''
     let inode: Inode
     const found = this.local.get(target)
@@ -117,7 +121,7 @@ export class LinkTracker {
     this.local.set(entry.path, inode)
     const out: TarEntry[] = []
     // Upper links waiting for this path wait for the same file as this link.
-    const waiting = this.takeWanted(entry.path)
+    const waiting = replacedLater ? undefined : this.takeWanted(entry.path)
     if (waiting && waiting !== inode) inode.pending.push(...waiting.pending)
     if (visible) inode.pending.push(entry)
     if (inode.primary) out.push(...this.resolve(inode, inode.primary))

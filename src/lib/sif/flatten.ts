@@ -17,8 +17,12 @@
  *   tar2sqfs does not mind); flatten-links.ts holds links back until their target's data is written,
  *   reading a layer a second time only in the rare case where a target that lost its path was
  *   already passed;
- * - an entry repeated within one layer: the first one is kept (tar extraction would keep the last;
- *   image builders do not write duplicates).
+ * - an entry repeated within one layer (the last one wins, as in tar extraction), and entries that
+ *   go through a symbolic link (`lib/x.so` lands at `usr/lib/x.so` when `lib` links there, possibly
+ *   from a lower layer): both need knowledge the pass does not have when it meets them.
+ *   flatten-plan.ts notices them during the pass and stops it; `flattenInto` then replays the
+ *   layers' headers bottom-up once for a plan and runs the pass again with it. Images from docker,
+ *   buildah or buildkit never need one, and pay nothing.
  *
  * Also: whiteout markers never appear in the output; owners are numeric only (uname/gname dropped
  * unless `ownerNames`, see FlattenOptions); the root entry (`./`) of layers is skipped (the
@@ -32,9 +36,11 @@ import type { Readable } from 'node:stream'
 import { AirlockError } from '../errors.js'
 import { binary, type LayerSource, readLayer } from './flatten-layer.js'
 import { type Inode, LinkTracker } from './flatten-links.js'
+import { type FlattenPlan, NeedsPlan, PlanCheck, type PlannedEntry, planLayers } from './flatten-plan.js'
 import { MergeState } from './flatten-state.js'
 import { displayName, type TarEntry, TarOutput } from './flatten-tar-out.js'
 
+export type { FlattenPlan } from './flatten-plan.js'
 export type { TarEntry } from './flatten-tar-out.js'
 
 /** A file, directory or symlink airlock adds to the rootfs (e.g. /.singularity.d). */
@@ -76,6 +82,39 @@ export interface FlattenOptions {
    * uid 1000 named "daemon" becomes uid 1), so names would change owners.
    */
   ownerNames?: boolean
+  /**
+   * How to read layers that need a second look (flatten-plan.ts); flattenInto makes one when the
+   * pass without it stops with NeedsPlan.
+   */
+  plan?: FlattenPlan
+}
+
+/**
+ * Hands the merged rootfs tar of `layers` to `consume` (e.g. makeSquashfs); when the layers turn out
+ * to need a plan (see the top), builds it and calls `consume` again with a new stream. `consume`
+ * must reject with the stream's error when the stream fails, and may be called twice, so it must
+ * start afresh (the squashfs tools overwrite their output).
+ */
+export async function flattenInto<T>(
+  layers: LayerOpener[],
+  opts: FlattenOptions,
+  consume: (tar: Readable) => Promise<T>,
+): Promise<T> {
+  if (opts.plan) return consume(flattenLayers(layers, opts))
+  try {
+    return await consume(flattenLayers(layers, opts))
+  } catch (err) {
+    if (!(err instanceof NeedsPlan)) throw err
+  }
+  const plan = await planLayers(layerSources(layers, opts.layerNames), opts.signal)
+  return consume(flattenLayers(layers, { ...opts, plan }))
+}
+
+function layerSources(layers: LayerOpener[], names?: string[]): LayerSource[] {
+  return layers.map((open, i) => {
+    const name = names?.[i]
+    return { label: `layer ${i + 1}/${layers.length}${name ? ` (${name})` : ''}`, open }
+  })
 }
 
 /** One tar stream of the merged rootfs of `layers` (bottom first, as in a manifest). */
@@ -106,17 +145,16 @@ class Flattener {
   private readonly state = new MergeState()
   private readonly links = new LinkTracker()
   private readonly sources: LayerSource[]
+  /** Without a plan: watches for what needs one. */
+  private readonly check: PlanCheck | undefined
 
   constructor(
     layers: LayerOpener[],
     private readonly opts: FlattenOptions,
     private readonly out: TarOutput,
   ) {
-    const n = layers.length
-    this.sources = layers.map((open, i) => {
-      const name = opts.layerNames?.[i]
-      return { label: `layer ${i + 1}/${n}${name ? ` (${name})` : ''}`, open }
-    })
+    this.sources = layerSources(layers, opts.layerNames)
+    this.check = opts.plan ? undefined : new PlanCheck()
   }
 
   async run(): Promise<void> {
@@ -127,12 +165,20 @@ class Flattener {
     this.state.endLayer()
     for (let i = this.sources.length - 1; i >= 0; i--) {
       const src = this.sources[i]
+      const plan = this.opts.plan?.[i]
       this.links.startLayer(src.label)
+      this.check?.startLayer(src.label)
       let position = 0
       for await (const { entry, body } of readLayer(src, signal)) {
-        if (entry) await this.item(entry, body, position, src.label)
+        const planned = plan?.get(position)
+        if (planned && entry) await this.planned(entry, body, position, src.label, planned)
+        else if (entry) {
+          this.check?.entry(entry)
+          await this.item(entry, body, position, src.label)
+        }
         position++
       }
+      this.check?.endLayer()
       this.state.endLayer()
       const again = this.links.refetch()
       if (again.size) await this.refetch(src, again)
@@ -183,6 +229,25 @@ class Flattener {
     else if (waiting?.pending.length) written = waiting.pending[0].path
     if (written !== undefined) await this.write({ ...entry, path: written }, body)
     for (const e of this.links.target(entry.path, position, waiting, written)) await this.write(e)
+  }
+
+  /** An entry the plan moves (through a symlink) or drops (a later entry of its layer replaced it). */
+  private async planned(
+    entry: TarEntry,
+    body: AsyncIterable<Buffer>,
+    position: number,
+    label: string,
+    p: PlannedEntry,
+  ): Promise<void> {
+    const e: TarEntry = { ...entry, path: p.path ?? entry.path }
+    if (p.linkname !== undefined) e.linkname = p.linkname
+    if (!p.superseded) return this.item(e, body, position, label)
+    // Not written; it still replaced what lower layers had at its path, and a hard link that came
+    // between it and its replacement names its data (read again at the layer's end, as for a target
+    // that lost its path).
+    if (p.hidesLower) this.state.whiteout(e.path)
+    if (e.type === 'link') for (const x of this.links.link(e, false, true)) await this.write(x)
+    else if (e.type !== 'directory') this.links.target(e.path, position, undefined, undefined)
   }
 
   /** `.wh..wh..opq`, `.wh.NAME`; other `.wh..wh.*` names (aufs metadata) are dropped. */
