@@ -4,14 +4,26 @@
  */
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import {
+  closeSync,
+  ftruncateSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AirlockError } from '../../src/lib/errors.js'
+import { decodeName, encodeName } from '../../src/lib/tar/names.js'
 import { ArchiveFile } from '../../src/lib/transports/archive/archive-file.js'
 import { tarBytes, writeTar } from '../helpers/archives.js'
+import { pythonTarScript } from '../helpers/tar-bytes.js'
 
 const root = mkdtempSync(path.join(tmpdir(), 'airlock-tarindex-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -66,6 +78,75 @@ describe('tar index', () => {
       }
     })
   }
+
+  it('keeps member names that are not UTF-8 apart and finds them by their bytes', async () => {
+    const src = Buffer.from(path.join(root, 'src-latin1'))
+    const at = (p: string) => Buffer.concat([src, Buffer.from('/'), Buffer.from(p, 'latin1')])
+    for (const [dir, body] of [
+      ['caf\xe9', 'e9'],
+      ['caf\xe8', 'e8'],
+      ['caf\xc3\xa9', 'utf8'],
+    ]) {
+      mkdirSync(at(dir), { recursive: true })
+      writeFileSync(at(`${dir}/blob`), body)
+    }
+    symlinkSync(Buffer.from('caf\xe9/blob', 'latin1'), at('link'))
+    const name = (latin1: string) => decodeName(Buffer.from(latin1, 'latin1'))
+    const archives = ['gnu', 'pax'].map((format) => {
+      const out = file()
+      execFileSync('tar', [`--format=${format}`, '-C', path.join(root, 'src-latin1'), '-cf', out, '.'])
+      return out
+    })
+    const py = file('py.tar')
+    const script = file('py.py')
+    writeFileSync(
+      script,
+      pythonTarScript(py, [
+        { path: Buffer.from('caf\xe9/blob', 'latin1'), type: 'file', data: Buffer.from('e9') },
+        { path: Buffer.from('caf\xe8/blob', 'latin1'), type: 'file', data: Buffer.from('e8') },
+        { path: Buffer.from('caf\xc3\xa9/blob', 'latin1'), type: 'file', data: Buffer.from('utf8') },
+        { path: Buffer.from('link'), type: 'symlink', target: Buffer.from('caf\xe9/blob', 'latin1') },
+      ]),
+    )
+    execFileSync('python3', [script])
+    for (const out of [...archives, py]) {
+      const a = await ArchiveFile.open(out, 'test')
+      try {
+        expect(await text(a, name('caf\xe9/blob'))).toBe('e9')
+        expect(await text(a, name('caf\xe8/blob'))).toBe('e8')
+        expect(await text(a, 'caf\u00e9/blob')).toBe('utf8')
+        expect(await text(a, 'link')).toBe('e9')
+        expect(encodeName(a.file(name('caf\xe9/blob'), 't').name)).toEqual(
+          Buffer.from('caf\xe9/blob', 'latin1'),
+        )
+      } finally {
+        await a.close()
+      }
+    }
+  })
+
+  it('indexes a GNU sparse member under its real name, and refuses to read its stored map as the file', async () => {
+    const src = path.join(root, 'src-sparse')
+    mkdirSync(src)
+    // 30 data regions: the old GNU header holds 4, extension blocks the rest (skipped by the index).
+    const fd = openSync(path.join(src, 'holes.bin'), 'w')
+    ftruncateSync(fd, 4 << 20)
+    for (let i = 0; i < 30; i++) writeSync(fd, Buffer.alloc(4096, 1), 0, 4096, i * 131072)
+    closeSync(fd)
+    writeFileSync(path.join(src, 'after'), 'after')
+    for (const args of [['--format=pax', '--sparse-version=1.0'], ['--format=gnu']]) {
+      const out = file()
+      execFileSync('tar', ['--sparse', ...args, '-C', src, '-cf', out, 'holes.bin', 'after'])
+      const a = await ArchiveFile.open(out, 'test')
+      try {
+        expect([...a.entries.keys()]).toEqual(['holes.bin', 'after'])
+        expect(() => a.file('holes.bin', 'Layers[0]')).toThrow(/not a regular file \(.*GNU sparse file\)/)
+        expect(await text(a, 'after')).toBe('after')
+      } finally {
+        await a.close()
+      }
+    }
+  })
 
   it('reads tar-stream pax headers and follows chains of links', async () => {
     const out = file()

@@ -81,7 +81,6 @@ export class PaxState {
   }
 }
 
-
 /** A record's value; undefined when absent or empty (deleted). */
 export function paxValue(records: PaxRecords, key: string): Buffer | undefined {
   const v = records.get(key)

@@ -19,6 +19,7 @@
 import { AirlockError } from '../errors.js'
 import { ByteSource } from './byte-source.js'
 import { BLOCK, type HeaderBlock, isZeroBlock, parseHeaderBlock, TarFormatError } from './header.js'
+import { decodeName } from './names.js'
 import { type PaxRecords, PaxState, paxInteger, paxTime, paxValue, paxXattrs } from './pax.js'
 import {
   checkMap,
@@ -287,7 +288,7 @@ function cut(body: Buffer): Buffer {
   return nul < 0 ? body : body.subarray(0, nul)
 }
 
-/** Name bytes for messages: as UTF-8 where they are, in JSON quotes. */
+/** Name bytes for messages: in JSON quotes, UTF-8 where they are, other bytes as \xNN. */
 export function display(name: Buffer): string {
-  return JSON.stringify(name.toString('utf8'))
+  return JSON.stringify(decodeName(name)).replace(/\\udc([89a-f][0-9a-f])/g, '\\x$1')
 }

@@ -113,7 +113,7 @@ export class ArchiveFile {
     if (entry.kind !== 'file') {
       throw new AirlockError(
         'INVALID_INPUT',
-        `${this.what}: ${purpose} ${JSON.stringify(name)} is a ${entry.kind}, not a file`,
+        `${this.what}: ${purpose} ${JSON.stringify(name)} is ${entry.kind === 'other' ? 'not a regular file (a device, fifo or GNU sparse file)' : `a ${entry.kind}, not a file`}`,
         { hint: 'the archive is corrupt; recreate it' },
       )
     }
