@@ -188,8 +188,13 @@ describe('secrets in output', () => {
       upload(`http://akid:${urlPass}@${basic.host}`, { DEBUG: '*' }),
     ])
     expect(signed.code).toBe(1)
-    expect(signed.stderr).toContain("'x-amz-security-token': '***'")
-    expect(signed.stderr).toContain("authorization: 'AWS4-HMAC-SHA256 ***'")
+    // Node 20 prints the request's headers under NODE_DEBUG=http, Node 24 does not: where they are
+    // printed, they are masked (test/unit/redact.test.ts covers the forms).
+    if (/x-amz-security-token/i.test(signed.stderr)) {
+      expect(signed.stderr).toContain("'x-amz-security-token': '***'")
+      expect(signed.stderr).toContain("authorization: 'AWS4-HMAC-SHA256 ***'")
+    }
+    expect(signed.stderr).toMatch(/HTTP \d+: /)
     expect(withUrlPass.code).toBe(2)
     expect(withUrlPass.stderr).toContain('--endpoint must not carry credentials')
     for (const r of [signed, withUrlPass]) expectNoSecret(r, secretKey, session, urlPass)
