@@ -73,7 +73,8 @@ async function buildUnderWay(child: ChildProcess): Promise<void> {
 /** Squashfs tool processes writing into the test's output directory (ps, every user): "PID ARGS". */
 function toolsLeft(): string[] {
   const ps = execFileSync('ps', ['-eo', 'pid,args'], { encoding: 'utf8' })
-  return ps.split('\n').filter((l) => /tar2sqfs|mksquashfs/.test(l) && l.includes(outDir))
+  // The program itself, not airlock (whose --squashfs-tool argument names it too).
+  return ps.split('\n').filter((l) => /^\s*\d+ (\S*\/)?(tar2sqfs|mksquashfs) /.test(l) && l.includes(outDir))
 }
 
 interface Ended {
@@ -134,7 +135,10 @@ async function interrupt(tool: Tool, sig: Sig, target: Target): Promise<Ended> {
   }
   process.kill(target === 'group' ? -(child.pid as number) : (child.pid as number), sig)
   const r = await end
-  expect(await readdir(outDir), `${tool} ${sig} ${target}: ${r.output}`).toEqual(before)
+  expect(
+    await readdir(outDir),
+    `${tool} ${sig} ${target} (exit ${r.code}, ${r.signal}): ${r.output}`,
+  ).toEqual(before)
   expect(toolsLeft()).toEqual([])
   return r
 }
