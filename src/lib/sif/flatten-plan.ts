@@ -79,10 +79,6 @@ function* ancestors(path: string): Generator<string> {
   for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) yield path.slice(0, i)
 }
 
-function isMarker(path: string): boolean {
-  return path.slice(path.lastIndexOf('/') + 1).startsWith('.wh.')
-}
-
 // ---------------------------------------------------------------------------------------------
 // The check during the one pass
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +99,8 @@ export class PlanCheck {
   /** The current layer: path -> kind, or 'd' + metadata for directory entries. */
   private seen = new Map<string, string>()
   private here: string[] = []
-  private removed: string[] = []
+  /** Paths the current layer replaced with a directory entry or removed with a whiteout. */
+  private replaced: string[] = []
   private label = ''
 
   startLayer(label: string): void {
@@ -112,47 +109,60 @@ export class PlanCheck {
 
   /** Every entry of the layer being read, markers included, in order; throws NeedsPlan. */
   entry(e: TarEntry): void {
-    if (isMarker(e.path)) {
-      this.mark(e.path, false)
-      const base = e.path.slice(e.path.lastIndexOf('/') + 1)
-      if (!base.startsWith('.wh..wh.')) this.removed.push(e.path.replace(/\.wh\.([^/]*)$/, '$1'))
+    const path = e.path
+    const slash = path.lastIndexOf('/')
+    if (path.startsWith('.wh.', slash + 1)) {
+      this.mark(path, slash, false)
+      if (!path.startsWith('.wh..wh.', slash + 1)) {
+        this.replaced.push(path.slice(0, slash + 1) + path.slice(slash + 5))
+      }
       return
     }
-    const path = e.path
-    this.mark(path, true)
-    if (e.type === 'link') this.mark(e.linkname ?? '', false)
+    this.mark(path, slash, true)
+    if (e.type === 'link') {
+      const link = e.linkname ?? ''
+      this.mark(link, link.lastIndexOf('/'), false)
+    }
     const isDir = e.type === 'directory'
     const kind = isDir ? `d${dirSignature(e)}` : e.type === 'symlink' || e.type === 'link' ? LINK : NON_DIR
     const prev = this.seen.get(path)
-    if (prev === IMPLIED && !isDir) {
-      this.fire(`${displayName(path)} replaces entries the same layer has below it`)
-    } else if (prev !== undefined && prev !== IMPLIED && prev !== kind) {
+    if (prev === IMPLIED) {
+      if (!isDir) this.fire(`${displayName(path)} replaces entries the same layer has below it`)
+    } else if (prev !== undefined && !(isDir && prev === kind)) {
       this.fire(`${displayName(path)} appears twice`)
-    } else if (prev === kind && !isDir) this.fire(`${displayName(path)} appears twice`)
+    }
     if (kind === LINK && (this.through.get(path) ?? 0) & ABOVE) {
       this.fire(`${displayName(path)} is a link, and a layer above has entries below it`)
     }
+    if (isDir) this.replaced.push(path)
     this.seen.set(path, kind)
   }
 
   /** After the layer's last entry: what it went through counts for the layers below. */
   endLayer(): void {
-    const clear = (p: string) => {
+    // A directory entry or a whiteout here replaced or removed whatever lower layers had at the path.
+    for (const p of this.replaced) {
       const f = this.through.get(p)
       if (f !== undefined && f & ABOVE) this.through.set(p, f & ~ABOVE)
     }
-    // A directory entry or a whiteout here replaced or removed whatever lower layers had at the path.
-    for (const [p, kind] of this.seen) if (kind[0] === 'd') clear(p)
-    for (const p of this.removed) clear(p)
     for (const p of this.here) this.through.set(p, ABOVE)
     this.seen = new Map()
     this.here = []
-    this.removed = []
+    this.replaced = []
   }
 
-  /** The proper ancestors of `path` are resolved (`entry`: and made directories if missing). */
-  private mark(path: string, entry: boolean): void {
-    for (const a of ancestors(path)) {
+  /**
+   * The proper ancestors of `path` (its last slash at `slash`) are resolved, and for an entry made
+   * directories where missing.
+   */
+  private mark(path: string, slash: number, entry: boolean): void {
+    if (slash < 0) return
+    // Its parent seen before in this layer: the ancestors were looked at then, and anything that
+    // replaced one of them since was a sign already.
+    const parent = this.seen.get(path.slice(0, slash))
+    if (parent !== undefined && (parent === IMPLIED || parent[0] === 'd')) return
+    for (let i = path.indexOf('/'); i !== -1 && i <= slash; i = path.indexOf('/', i + 1)) {
+      const a = path.slice(0, i)
       const s = this.seen.get(a)
       if (s === LINK || (s === NON_DIR && entry)) {
         this.fire(`${displayName(path)} lies below ${displayName(a)}, which the same layer has as a non-directory`)
