@@ -19,6 +19,9 @@ export class TarFormatError extends Error {}
 
 export type Format = 'ustar' | 'gnu' | 'v7'
 
+/** Shared by empty fields (nothing writes into a field's bytes). */
+const EMPTY = Buffer.alloc(0)
+
 export interface HeaderBlock {
   /** The stored name, with the ustar prefix joined on (`prefix/name`). */
   name: Buffer
@@ -66,8 +69,8 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
     gid: parseNumber(block, 116, 8, 'gid'),
     size: parseNumber(block, 124, 12, 'size'),
     mtime: parseNumber(block, 136, 12, 'mtime', true),
-    uname: v7 ? Buffer.alloc(0) : field(block, 265, 32),
-    gname: v7 ? Buffer.alloc(0) : field(block, 297, 32),
+    uname: v7 ? EMPTY : field(block, 265, 32),
+    gname: v7 ? EMPTY : field(block, 297, 32),
     devmajor: v7 ? 0 : parseNumber(block, 329, 8, 'devmajor'),
     devminor: v7 ? 0 : parseNumber(block, 337, 8, 'devminor'),
     format,
@@ -75,25 +78,40 @@ export function parseHeaderBlock(block: Buffer): HeaderBlock {
 }
 
 function checksumOk(block: Buffer): boolean {
-  const stored = block
-    .toString('latin1', 148, 156)
-    .replace(/[\0 ]+$/, '')
-    .replace(/^ +/, '')
-  if (!/^[0-7]{1,8}$/.test(stored)) return false
-  const want = Number.parseInt(stored, 8)
-  let unsigned = 0
-  let signed = 0
+  const want = octal(block, 148, 8)
+  if (want === undefined || want < 0) return false
+  // The sum of the bytes with the checksum field counted as spaces.
+  let unsigned = 8 * 0x20
+  let high = 0
   for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i]
+    if (i === 148) i = 156
+    const b = block[i]
     unsigned += b
-    signed += b > 127 ? b - 256 : b
+    if (b > 127) high++
   }
   // Some historic tars summed signed bytes; GNU tar and Go accept both.
-  return want === unsigned || want === signed
+  return want === unsigned || want === unsigned - 256 * high
+}
+
+/**
+ * Octal digits, with spaces or NULs before and spaces after, up to a NUL (after which anything goes,
+ * as GNU tar and tar-stream read it); -1 for a field with no digits, undefined when anything else is
+ * in it. Read byte by byte: a layer has one header per file.
+ */
+function octal(buf: Buffer, start: number, length: number): number | undefined {
+  const end = start + length
+  let i = start
+  while (i < end && (buf[i] === 0x20 || buf[i] === 0)) i++
+  let n = 0
+  let digits = 0
+  for (; i < end && buf[i] >= 0x30 && buf[i] <= 0x37; i++, digits++) n = n * 8 + (buf[i] - 0x30)
+  for (; i < end && buf[i] !== 0; i++) if (buf[i] !== 0x20) return undefined
+  return digits ? n : -1
 }
 
 /** The bytes of a NUL-terminated field (all of it when it has no NUL), copied. */
 export function field(buf: Buffer, start: number, length: number): Buffer {
+  if (buf[start] === 0) return EMPTY
   const end = buf.indexOf(0, start)
   const stop = end < 0 || end > start + length ? start + length : end
   return Buffer.from(buf.subarray(start, stop))
@@ -121,13 +139,11 @@ export function parseNumber(
     if (!Number.isSafeInteger(n)) throw new TarFormatError(`${what} in header is too large`)
     return n
   }
-  const text = buf
-    .toString('latin1', start, start + length)
-    .replace(/\0.*$/s, '')
-    .trim()
-  if (text === '') return 0
-  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`bad ${what} ${JSON.stringify(text)} in header`)
-  const n = Number.parseInt(text, 8)
+  const n = octal(buf, start, length)
+  if (n === undefined) {
+    const text = buf.toString('latin1', start, start + length).replace(/\0.*$/s, '')
+    throw new TarFormatError(`bad ${what} ${JSON.stringify(text)} in header`)
+  }
   if (!Number.isSafeInteger(n)) throw new TarFormatError(`${what} in header is too large`)
-  return n
+  return Math.max(n, 0)
 }

@@ -12,7 +12,7 @@
 
 import { TarFormatError } from './header.js'
 
-export type PaxRecords = Map<string, Buffer>
+export type PaxRecords = ReadonlyMap<string, Buffer>
 
 export interface EntryPax {
   records: PaxRecords
@@ -45,9 +45,11 @@ export function parsePaxRecords(body: Buffer): Array<[string, Buffer]> {
   return out
 }
 
+const NONE: PaxRecords = new Map()
+
 /** The pax state while an archive is read: global records, and the records of the next entry. */
 export class PaxState {
-  private readonly global: PaxRecords = new Map()
+  private readonly global = new Map<string, Buffer>()
   private local: Array<[string, Buffer]> = []
 
   /** A 'g' header's body: an empty value deletes the keyword (xattrs too). */
@@ -69,7 +71,8 @@ export class PaxState {
 
   /** The records in force for the entry whose header comes now; clears the 'x' records. */
   take(): EntryPax {
-    const records: PaxRecords = new Map(this.global)
+    if (!this.local.length && !this.global.size) return { records: NONE, sparseList: [] }
+    const records = new Map(this.global)
     const sparseList: string[] = []
     for (const [key, value] of this.local) {
       records.set(key, value)

@@ -91,14 +91,9 @@ const KINDS: Record<string, EntryKind> = {
   '6': 'fifo',
 }
 /** Types without data, whatever their size field says (POSIX ustar; Go's isHeaderOnlyType). */
-const HEADER_ONLY = new Set<EntryKind>([
-  'hardlink',
-  'symlink',
-  'character-device',
-  'block-device',
-  'directory',
-  'fifo',
-])
+function headerOnly(kind: EntryKind): boolean {
+  return kind !== 'file' && kind !== 'unknown'
+}
 /** Upper bound for the bodies of 'L', 'K', 'x' and 'g' entries. */
 const MAX_META = 1 << 20
 
@@ -187,7 +182,7 @@ async function entry(
   let kind: EntryKind = KINDS[h.typeflag] ?? 'unknown'
   // Old (pre-POSIX) archives mark directories by a trailing slash on a regular file's name.
   if (h.typeflag === '\0' && name.at(-1) === 0x2f) kind = 'directory'
-  const stored = HEADER_ONLY.has(kind) ? 0 : (paxInteger(records, 'size') ?? h.size)
+  const stored = headerOnly(kind) ? 0 : (paxInteger(records, 'size') ?? h.size)
   const padded = stored + padding(stored)
   let header: TarHeader = {
     name,
@@ -249,18 +244,11 @@ async function entry(
     const want = Math.min(max, stored - consumed)
     if (want <= 0) return undefined
     const piece = await src.next(want)
-    if (!piece) throw new TarFormatError('the archive ends inside its data')
+    if (!piece) throw fail(new TarFormatError('the archive ends inside its data'), header.name)
     consumed += piece.length
     return piece
   }
-  const data = map ? expandSparse(map, header.size, pull) : plain(pull)
-  const body = (async function* () {
-    try {
-      yield* data
-    } catch (err) {
-      throw fail(err, header.name)
-    }
-  })()
+  const body = map ? expandSparse(map, header.size, pull) : plain(pull)
   return {
     item: { header, body },
     done: () => {
