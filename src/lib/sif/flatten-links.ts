@@ -35,6 +35,17 @@ export interface Inode {
 
 const HINT = 'the image is invalid (a hard link to a missing file or to a directory); rebuild it'
 
+/**
+ * A hard link to nothing or to a directory. Without a plan (flatten-plan.ts) it can also come from a
+ * repeated path or a path through a symlink that the pass had not seen yet, so flatten.ts then asks
+ * for a plan first.
+ */
+export class LinkError extends AirlockError {
+  constructor(message: string) {
+    super('INVALID_INPUT', message, { hint: HINT })
+  }
+}
+
 export class LinkTracker {
   /** Current layer: path -> position*2 + written, or the inode once a link needed one. */
   private local = new Map<string, number | Inode>()
@@ -74,10 +85,8 @@ export class LinkTracker {
   directory(path: string): void {
     const inode = this.takeWanted(path)
     if (inode?.pending.length) {
-      throw new AirlockError(
-        'INVALID_INPUT',
+      throw new LinkError(
         `${inode.wantedBy}: hard link ${displayName(inode.pending[0].path)} points to ${displayName(path)}, which is a directory`,
-        { hint: HINT },
       )
     }
   }
@@ -151,10 +160,8 @@ export class LinkTracker {
     this.endLayer()
     for (const [target, inode] of this.wanted) {
       if (!inode.pending.length) continue
-      throw new AirlockError(
-        'INVALID_INPUT',
+      throw new LinkError(
         `${inode.wantedBy}: hard link ${displayName(inode.pending[0].path)} points to ${displayName(target)}, which no layer below it has`,
-        { hint: HINT },
       )
     }
   }

@@ -62,11 +62,8 @@ export type FlattenPlan = Array<Map<number, PlannedEntry>>
 
 /** Thrown by the one-pass flattening when the layers need a plan (see above); flattenInto handles it. */
 export class NeedsPlan extends AirlockError {
-  constructor(label: string, why: string) {
-    super(
-      'INVALID_INPUT',
-      `${label}: ${why}; this image needs its layers read again with a plan (flattenInto does that)`,
-    )
+  constructor(what: string) {
+    super('INVALID_INPUT', `${what}; the layers need reading again with a plan (flattenInto does that)`)
   }
 }
 
@@ -178,7 +175,7 @@ export class PlanCheck {
   }
 
   private fire(why: string): never {
-    throw new NeedsPlan(this.label, why)
+    throw new NeedsPlan(`${this.label}: ${why}`)
   }
 }
 

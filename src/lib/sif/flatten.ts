@@ -35,7 +35,7 @@
 import type { Readable } from 'node:stream'
 import { AirlockError } from '../errors.js'
 import { binary, type LayerSource, readLayer } from './flatten-layer.js'
-import { type Inode, LinkTracker } from './flatten-links.js'
+import { type Inode, LinkError, LinkTracker } from './flatten-links.js'
 import { type FlattenPlan, NeedsPlan, PlanCheck, type PlannedEntry, planLayers } from './flatten-plan.js'
 import { MergeState } from './flatten-state.js'
 import { displayName, type TarEntry, TarOutput } from './flatten-tar-out.js'
@@ -158,6 +158,17 @@ class Flattener {
   }
 
   async run(): Promise<void> {
+    try {
+      await this.merge()
+    } catch (err) {
+      // Without a plan, a hard link to nothing or to a directory may be a path the plan would move
+      // or an entry it would drop: only a plan tells.
+      if (this.check && err instanceof LinkError) throw new NeedsPlan(err.message)
+      throw err
+    }
+  }
+
+  private async merge(): Promise<void> {
     const { signal, extra } = this.opts
     this.links.startLayer('airlock additions')
     for (const [i, x] of (extra?.override ?? []).entries())
