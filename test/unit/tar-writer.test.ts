@@ -9,6 +9,7 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, describe, expect, it } from 'vitest'
 import { AirlockError } from '../../src/lib/errors.js'
+import { decodeName } from '../../src/lib/tar/names.js'
 import { ArchiveFile } from '../../src/lib/transports/archive/archive-file.js'
 import { TarFileWriter } from '../../src/lib/transports/archive/tar-writer.js'
 
@@ -89,6 +90,26 @@ describe('TarFileWriter', () => {
     expect(readFileSync(out).length).toBe(1024) // an empty archive: the two closing zero blocks
     await w2.abort() // after commit: nothing to do
     expect(readdirSync(d)).toEqual(['x.tar'])
+  })
+
+  it('refuses a name holding bytes that are not UTF-8 rather than writing it altered', async () => {
+    const d = dir()
+    const out = path.join(d, 'x.tar')
+    const w = await TarFileWriter.create(out, 'test')
+    // An archive member name as the index gives it (src/lib/tar/names.ts): caf\xe9 is not UTF-8.
+    const latin1 = decodeName(Buffer.from('caf\xe9', 'latin1'))
+    await expect(w.addBuffer(latin1, Buffer.from('x'))).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: expect.stringContaining('cannot write member'),
+    })
+    await w.addBuffer('caf\u00e9', Buffer.from('utf8 is fine'))
+    await w.commit()
+    const a = await ArchiveFile.open(out, 'test')
+    try {
+      expect([...a.entries.keys()]).toEqual(['caf\u00e9'])
+    } finally {
+      await a.close()
+    }
   })
 
   it('says when the directory does not exist', async () => {
