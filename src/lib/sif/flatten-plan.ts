@@ -162,7 +162,9 @@ export class PlanCheck {
       const a = path.slice(0, i)
       const s = this.seen.get(a)
       if (s === LINK || (s === NON_DIR && entry)) {
-        this.fire(`${displayName(path)} lies below ${displayName(a)}, which the same layer has as a non-directory`)
+        this.fire(
+          `${displayName(path)} lies below ${displayName(a)}, which the same layer has as a non-directory`,
+        )
       }
       if (s !== undefined && s !== IMPLIED) continue // a directory entry of this layer came first
       if (entry && s === undefined) this.seen.set(a, IMPLIED)
