@@ -9,6 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
 import { copyImage } from '../copy/copy-image.js'
 import { findExecutable } from '../engine/index.js'
 import { AirlockError } from '../errors.js'
@@ -17,7 +18,7 @@ import { sha256OfFile } from '../sha256-file.js'
 import { transportNames } from '../transports/index.js'
 import type { TransportContext } from '../transports/transport.js'
 import { apptainerUri, buildWithApptainer, type ExternalBuilder, findBuilder } from './apptainer-builder.js'
-import { flattenLayers } from './flatten.js'
+import { flattenInto } from './flatten.js'
 import { openImageForSif } from './open-image.js'
 import { preflightSif } from './preflight.js'
 import { archCode } from './sif-format.js'
@@ -155,12 +156,18 @@ async function builtin(
       created,
     })
     let done = 0
-    const tar = flattenLayers(image.layers, {
+    const flattening = {
       extra: files.extra,
       signal: opts.signal,
       layerNames: image.layerNames,
       impliedMtime: created,
-    })
+    }
+    // A fresh tar stream per call: flattenInto calls again when the layers need a plan (flatten-plan.ts).
+    const rootfs = <T>(consume: (tar: Readable) => Promise<T>) =>
+      flattenInto(image.layers, flattening, (tar) => {
+        done = 0
+        return consume(tar)
+      })
     const squashOpts = {
       reproducible: opts.reproducible,
       mtime: created,
@@ -188,7 +195,9 @@ async function builtin(
         plan,
         {
           writeAt: async (tempPath, offset) => {
-            await makeSquashfs(tar, { file: tempPath, offset }, { ...squashOpts, tool: 'mksquashfs' })
+            await rootfs((tar) =>
+              makeSquashfs(tar, { file: tempPath, offset }, { ...squashOpts, tool: 'mksquashfs' }),
+            )
           },
         },
         { signal: opts.signal },
@@ -198,7 +207,7 @@ async function builtin(
       // it in place (fallocate --insert-range) where the filesystem allows, else it is copied in.
       scratch = await mkdtemp(join(dirname(output), `.${basename(output)}.build-`))
       const sq = join(scratch, 'rootfs.squashfs')
-      usedTool = (await makeSquashfs(tar, { file: sq }, { ...squashOpts, tool })).tool
+      usedTool = (await rootfs((tar) => makeSquashfs(tar, { file: sq }, { ...squashOpts, tool }))).tool
       written = await writeSif(output, plan, { file: sq, consume: true }, { signal: opts.signal })
     }
     return {
