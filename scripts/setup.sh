@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-PKGS="docker-registry skopeo podman zstd squashfs-tools squashfs-tools-ng siftool attr libcap2-bin ceph-mon ceph-osd radosgw ceph-common openssh-server openssh-client quota apache2-utils openssl ca-certificates zsh jq curl systemd"
+PKGS="docker-registry skopeo podman umoci zstd squashfs-tools squashfs-tools-ng siftool attr libcap2-bin ceph-mon ceph-osd radosgw ceph-common openssh-server openssh-client quota apache2-utils openssl ca-certificates zsh jq curl systemd"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
