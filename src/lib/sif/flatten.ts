@@ -6,9 +6,9 @@
  * says which images need more), and an entry is written only when no upper layer decided its path
  * (flatten-state.ts has the OCI rules). Top-down makes every decision final when it is made, so file
  * contents stream straight from the layer to the output and memory holds paths and small numbers,
- * never data. The alternatives cost more: bottom-up
- * needs either extraction or a first pass over every layer to find the winners (each layer read and
- * decompressed twice, downloaded twice from a registry).
+ * never data. The alternatives cost more: bottom-up needs either extraction or a first pass over
+ * every layer to find the winners (each layer read and decompressed twice, downloaded twice from a
+ * registry).
  *
  * What top-down costs instead, and how it is paid:
  * - directories: the first entry seen for a directory is the topmost, so its metadata is right; a
