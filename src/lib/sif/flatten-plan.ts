@@ -35,8 +35,9 @@
  * unless a layer in between replaced the prefix with a directory or removed it, and then the symlink
  * was gone).
  *
- * Memory: the check holds one layer's paths and the directories upper layers went through; the plan
- * holds the symlinks of the image and, per layer, only the entries it moves or drops.
+ * Memory: the check holds one layer's paths and the directories upper layers went through; making
+ * the plan, one layer's paths and the image's symlinks; the plan itself, per layer, only the entries
+ * it moves or drops.
  */
 import { AirlockError } from '../errors.js'
 import { type LayerSource, readLayer } from './flatten-layer.js'

@@ -2,7 +2,8 @@
  * Which layer entries make it into the flattened rootfs, deciding from the TOP layer down (OCI
  * image-spec layer.md, "Applying Changesets" and "Whiteouts").
  *
- * Going top-down, the first entry seen for a path is the one that wins, so each path is decided once:
+ * Going top-down, the first entry seen for a path is the one that wins, so each path is decided once
+ * (within a layer each path comes once: flatten-plan.ts drops the entries a later one replaced):
  * - a path decided by an upper layer hides the same path in lower layers;
  * - a non-directory (file, link, symlink, device, or a whiteout) hides everything below its path in
  *   lower layers, and so does a non-directory that lost to an upper directory at the same path (the
