@@ -51,10 +51,11 @@ async function archiveOf(name: string, totalMb: number): Promise<string> {
 async function flatTar(archive: string): Promise<string> {
   const root = path.resolve(import.meta.dirname, '..')
   const { openImageForSif } = await import(path.join(root, 'dist/lib/sif/open-image.js'))
-  const { flattenLayers } = await import(path.join(root, 'dist/lib/sif/flatten.js'))
+  const { flattenInto } = await import(path.join(root, 'dist/lib/sif/flatten.js'))
   const image = await openImageForSif(`docker-archive:${archive}`)
   const out = path.join(work, 'flat.tar')
-  await pipeline(flattenLayers(image.layers), createWriteStream(out))
+  // flattenInto, as sif build: it reads the layers again with a plan when they need one.
+  await flattenInto(image.layers, {}, (tar: NodeJS.ReadableStream) => pipeline(tar, createWriteStream(out)))
   await image.close()
   return out
 }
