@@ -33,7 +33,7 @@ export default class Quota extends AirlockCommand {
   static override description =
     `Finds podman's storage as podman does (CONTAINERS_STORAGE_CONF, ~/.config/containers/storage.conf, /etc/containers/storage.conf, /usr/share/containers/storage.conf; rootless defaults), measures the bytes under its graphroot (hard links once), and reads the limit on that filesystem from the tool the node has: quota -vs, lfs quota (Lustre), mmlsquota (GPFS), xfs_quota, else quota.limit in airlock's config. The free space of the filesystem is always shown. Output a tool prints that airlock does not understand is shown as a warning, never guessed at.
 
-The percentage is of the hard limit (the soft limit when only that is set); with no limit, of the filesystem's size. At --fail percent or more (or over a hard limit, or past a soft limit's grace) the exit status is 4; at --warn percent or more a warning is printed and the status stays 0.
+The percentage is of the hard limit (the soft limit when only that is set); with no limit, of the filesystem's size. At --fail percent or more (or over a hard limit, or past a soft limit's grace) the exit status is 4; at --warn percent or more a warning is printed and the status stays 0. When nothing could be measured the status is "unknown" ("could not measure: <why>"): exit 1 with --fail (or config quota.fail), else 0 with a warning.
 
 ${EXIT_CODES_HELP}`
   static override examples = [
@@ -219,6 +219,18 @@ export function statusLines(report: QuotaReport): string[] {
     const why = a.reason ? ` (${a.reason})` : ''
     if (a.status === 'fail') lines.push(`Error: ${name} is${at}${why}; the limit for failing is ${t.fail}%`)
     else if (a.status === 'warn') lines.push(`Warning: ${name} is${at}${why}; warning from ${t.warn}%`)
+  }
+  if (report.status === 'unknown') {
+    lines.push(`${report.exitCode ? 'Error' : 'Warning'}: ${report.reason ?? 'could not measure'}`)
+    lines.push(
+      "Hint: run `airlock doctor --for quota` on the node; --root names the storage to measure when podman's cannot be found",
+    )
+  } else {
+    for (const n of report.nodes) {
+      if (n.assessment.status === 'unknown') {
+        lines.push(`Warning: could not measure ${n.node}: ${n.assessment.reason ?? 'nothing measured'}`)
+      }
+    }
   }
   if (report.status === 'fail') {
     lines.push(

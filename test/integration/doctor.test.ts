@@ -424,6 +424,22 @@ describe('quota, config and the whole report', () => {
     })
   })
 
+  it('storage.conf from CONTAINERS_STORAGE_CONF whatever PATH holds (no podman, no cat)', async () => {
+    const graphroot = join(work, 'graph-nopath')
+    const conf = join(work, 'storage-nopath.conf')
+    await writeFile(conf, `[storage]\ndriver = "vfs"\ngraphroot = "${graphroot}"\n`)
+    const empty = await binDir('empty-for-storage', [])
+    const r = await runCli(['doctor', '--for', 'quota', '--json'], {
+      env: cleanEnv({ CONTAINERS_STORAGE_CONF: conf, PATH: empty }),
+    })
+    const rep = json<DoctorReport>(r)
+    expect(check(rep, 'quota', 'podman storage')).toMatchObject({
+      status: 'ok',
+      found: conf,
+      detail: expect.stringContaining(`graphroot ${graphroot}, driver vfs`),
+    })
+  })
+
   it('a broken config file is reported, not thrown', async () => {
     const config = join(work, 'broken-config.yaml')
     await writeFile(config, 'engine: podman\nnot_a_key: 1\n')

@@ -334,3 +334,60 @@ exit 1
     expect(res.stderr).toContain('Error: local is at 90.1% (over the soft limit, grace expired)')
   })
 })
+
+describe("what was not measured, and df's percentage", () => {
+  it('a node where `id -u` exits with 127: status unknown, exit 1 with --fail, 0 with a warning without', async () => {
+    const bin = join(work, 'bin-id-127')
+    await mkdir(bin, { recursive: true })
+    await writeFile(join(bin, 'id'), '#!/bin/sh\nexit 127\n')
+    await chmod(join(bin, 'id'), 0o755)
+    const env = isolatedEnv({ PATH: bin })
+    const plain = await runCli(['quota'], { env })
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stderr).toMatch(/^Warning: could not measure: local: id -u exited with 127\nHint: /)
+    const failing = await runCli(['quota', '--fail', '95'], { env })
+    expect(failing.code, failing.stderr).toBe(1)
+    expect(failing.stderr).toMatch(/^Error: could not measure: local: id -u exited with 127\nHint: /)
+    const j = await runCli(['quota', '--json', '--fail', '95'], { env })
+    expect(j.code).toBe(1)
+    expect(json(j)).toMatchObject({
+      status: 'unknown',
+      reason: 'could not measure: local: id -u exited with 127',
+      exitCode: 1,
+      nodes: [{ node: 'local', assessment: { status: 'unknown' } }],
+    })
+  })
+
+  it("without a limit the percentage is df's Use%: reserved blocks are neither used nor available", async () => {
+    const image = join(work, 'reserved.ext4')
+    const mnt = join(work, 'reserved-mnt')
+    await mkdir(mnt, { recursive: true })
+    await execa('truncate', ['-s', '64M', image])
+    await execa('mkfs.ext4', ['-q', '-F', '-m', '50', image])
+    await execa('mount', ['-o', 'loop', image, mnt])
+    try {
+      const graphroot = join(mnt, 'storage')
+      await mkdir(graphroot)
+      await writeFile(join(graphroot, 'layer'), randomBytes(8 * MiB))
+      await execa('sync')
+      const df = (await execa('df', ['-B1', '-P', graphroot])).stdout.split('\n')[1].split(/\s+/)
+      const [size, used, avail] = [Number(df[1]), Number(df[2]), Number(df[3])]
+      const dfPercent = Number(df[4].replace('%', ''))
+      const res = await runCli(['quota', '--json', '--root', graphroot], { env: isolatedEnv() })
+      expect(res.code, res.stderr).toBe(0)
+      const a = json<{ nodes: Array<{ assessment: { percent: number; basis: string; used: number } }> }>(res)
+        .nodes[0].assessment
+      expect(a.basis).toBe('filesystem')
+      expect(a.used).toBe(used)
+      expect(a.percent).toBe(Math.round((used / (used + avail)) * 1000) / 10)
+      // The same fraction as df's Use%, which df rounds up to a whole percent.
+      expect(Math.ceil((used / (used + avail)) * 100)).toBe(dfPercent)
+      expect(Math.abs(a.percent - dfPercent)).toBeLessThanOrEqual(1)
+      // Counting the reserved half as used would say more than 50 %.
+      expect(((size - avail) / size) * 100).toBeGreaterThan(50)
+      expect(a.percent).toBeLessThan(50)
+    } finally {
+      await execa('umount', [mnt])
+    }
+  })
+})

@@ -7,6 +7,7 @@
  * A probe never throws: an unreachable node is `reachable: false` with the error, and whatever a tool
  * could not tell becomes a warning.
  */
+import { readFile } from 'node:fs/promises'
 import { run as exec } from '../exec.js'
 import { probeDf } from './df.js'
 import { probeLimit } from './limits.js'
@@ -14,10 +15,15 @@ import { resolveStorage } from './storage-conf.js'
 import type { NodeReport, Runner } from './types.js'
 import { duUsage, measureUsage, type UsageResult } from './usage.js'
 
-/** Runs commands on this machine (execa via lib/exec.ts), with `env` as their whole environment. */
+/**
+ * Runs commands on this machine (execa via lib/exec.ts), with `env` as their whole environment.
+ * `cat -- FILE` (how storage.conf is read) is read by Node instead, so finding the file does not
+ * depend on what `env`'s PATH holds (`airlock doctor` with a narrowed PATH).
+ */
 export function localRunner(env?: NodeJS.ProcessEnv): Runner {
   return async (argv, opts = {}) => {
     const [program, ...args] = argv
+    if (program === 'cat' && args.length === 2 && args[0] === '--') return readLocal(args[1])
     const r = await exec(program, args, {
       env,
       reject: false,
@@ -25,6 +31,16 @@ export function localRunner(env?: NodeJS.ProcessEnv): Runner {
       input: opts.input,
     })
     return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr, notFound: r.notFound }
+  }
+}
+
+async function readLocal(file: string): Promise<Awaited<ReturnType<Runner>>> {
+  try {
+    return { exitCode: 0, stdout: await readFile(file, 'utf8'), stderr: '' }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    const why = e.code === 'ENOENT' ? 'No such file or directory' : e.message
+    return { exitCode: 1, stdout: '', stderr: `cat: ${file}: ${why}\n` }
   }
 }
 
@@ -138,6 +154,7 @@ export async function probeNode(node: string, run: Runner, opts: ProbeOptions = 
         ? {
             free: df.info.available,
             fsSize: df.info.size,
+            fsUsed: df.info.used,
             fs: {
               device: df.info.filesystem,
               ...(df.info.type ? { type: df.info.type } : {}),

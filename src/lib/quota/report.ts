@@ -5,7 +5,13 @@
  *
  * Percent is of the hard limit (or the soft limit when only that is set; the tool's own `used`, which
  * counts all of the user's files on that filesystem, or the graphroot usage for a config limit). With
- * no limit it is how full graphroot's filesystem is: (size − available) / size.
+ * no limit it is how full graphroot's filesystem is, as df's `Use%` computes it: used / (used +
+ * available), used being size − free blocks, so blocks reserved for root count neither as used nor as
+ * available.
+ *
+ * When nothing could be measured (no node answered with numbers, no Harbor quota), the report's status
+ * is `unknown`, never `ok`: exit 1 when a failure threshold was asked for (`--fail`, config
+ * `quota.fail`), else 0 with the reason said plainly.
  */
 import { AirlockError } from '../errors.js'
 import { type ProbeOptions, probeNode } from './probe.js'
@@ -24,7 +30,7 @@ export interface Assessment {
   basis: Basis
   /** Bytes counted against `of`. */
   used?: number
-  /** The bytes the percent is of (the limit, or the filesystem size). */
+  /** The bytes the percent is of (the limit, or the filesystem's used + available, as df's Use%). */
   of?: number
   /** Bytes that can still be written: the smaller of limit − used and the filesystem's free space. */
   remaining?: number
@@ -95,8 +101,9 @@ export function assessNode(r: NodeReport, t: Thresholds): Assessment {
         : `over the soft limit, grace ${lim.grace ?? '?'}`
     }
   } else if (r.fsSize !== undefined && r.free !== undefined) {
-    const fsUsed = Math.max(0, r.fsSize - r.free)
-    a = { ...judge(fsUsed, r.fsSize, t), basis: 'filesystem', used: fsUsed, of: r.fsSize }
+    // As df: used = size − free blocks (r.fsUsed), Use% = used / (used + available).
+    const fsUsed = r.fsUsed ?? Math.max(0, r.fsSize - r.free)
+    a = { ...judge(fsUsed, fsUsed + r.free, t), basis: 'filesystem', used: fsUsed, of: fsUsed + r.free }
   } else {
     return { status: 'unknown', basis: 'unknown', reason: 'neither a limit nor the filesystem size is known' }
   }
@@ -143,8 +150,12 @@ export interface QuotaReport {
   thresholds: Thresholds
   nodes: Array<NodeReport & { assessment: Assessment }>
   harbor?: HarborQuotaSection & { assessment: Assessment }
-  status: QuotaStatus
-  exitCode: 0 | 4
+  /** `unknown` when nothing could be measured. */
+  status: QuotaStatus | 'unknown'
+  /** With status `unknown`: `could not measure: <why>`. */
+  reason?: string
+  /** 4 at the failure threshold; 1 when nothing could be measured and a failure threshold was asked for. */
+  exitCode: 0 | 1 | 4
 }
 
 export function assessHarbor(h: HarborQuotaSection, t: Thresholds): Assessment {
@@ -182,8 +193,27 @@ export async function quotaReport(opts: QuotaReportOptions): Promise<QuotaReport
   const h = harborP ? await harborP : undefined
   const harbor = h ? { ...h, assessment: assessHarbor(h, thresholds) } : undefined
   let status: QuotaStatus = 'ok'
+  let measured = 0
   for (const a of [...nodes.map((n) => n.assessment), ...(harbor ? [harbor.assessment] : [])]) {
-    if (a.status !== 'unknown') status = worse(status, a.status)
+    if (a.status !== 'unknown') {
+      status = worse(status, a.status)
+      measured++
+    }
   }
-  return { thresholds, nodes, ...(harbor ? { harbor } : {}), status, exitCode: status === 'fail' ? 4 : 0 }
+  const base = { thresholds, nodes, ...(harbor ? { harbor } : {}) }
+  if (measured === 0) {
+    const why = [
+      ...nodes.map((n) => `${n.node}: ${n.assessment.reason ?? 'nothing measured'}`),
+      ...(harbor
+        ? [`Harbor project ${harbor.project}: ${harbor.assessment.reason ?? 'nothing measured'}`]
+        : []),
+    ]
+    return {
+      ...base,
+      status: 'unknown',
+      reason: `could not measure: ${why.join('; ') || 'no node to probe'}`,
+      exitCode: opts.fail !== undefined ? 1 : 0,
+    }
+  }
+  return { ...base, status, exitCode: status === 'fail' ? 4 : 0 }
 }

@@ -58,6 +58,8 @@ export interface NodeReport {
   free?: number
   /** Bytes: size of graphroot's filesystem. */
   fsSize?: number
+  /** Bytes used on graphroot's filesystem as df counts them (size − free blocks; reserved blocks are not used). */
+  fsUsed?: number
   /** graphroot's filesystem as df names it. */
   fs?: { device: string; type?: string; mountpoint: string }
   /** e.g. a parser met output it does not understand: the line. */
