@@ -7,6 +7,7 @@ import { engineFlags } from '../ui/engine-flags.js'
 import { boolValue, parseCreds } from '../ui/flags.js'
 import { formatBytes } from '../ui/format.js'
 import { forceFlag, quotaFlowOptions } from '../ui/quota-flags.js'
+import { checkSkopeoCopyFlags, skopeoCopyFlags } from '../ui/skopeo-flags.js'
 
 export default class Copy extends AirlockCommand {
   static override summary =
@@ -69,6 +70,13 @@ ${EXIT_CODES_HELP}`
     }),
     'src-tls-verify': boolValue({ description: 'Verify TLS of the source.', helpValue: 'true|false' }),
     'dest-tls-verify': boolValue({ description: 'Verify TLS of the destination.', helpValue: 'true|false' }),
+    'cert-dir': Flags.string({
+      description:
+        'Directory of *.crt CAs and a *.cert/*.key client certificate for both sides, used instead of the certs.d directories (~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST, /etc/docker/certs.d/HOST).',
+      helpValue: 'DIR',
+    }),
+    'src-cert-dir': Flags.string({ description: 'Like --cert-dir, for the source.', helpValue: 'DIR' }),
+    'dest-cert-dir': Flags.string({ description: 'Like --cert-dir, for the destination.', helpValue: 'DIR' }),
     'no-mount': Flags.boolean({ description: 'Do not try cross-repository blob mounts.' }),
     quiet: Flags.boolean({ char: 'q', description: 'No progress output.' }),
     root: engineFlags.root,
@@ -83,10 +91,12 @@ ${EXIT_CODES_HELP}`
       helpValue: 'HOST',
     }),
     config: engineFlags.config,
+    ...skopeoCopyFlags,
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(Copy)
+    checkSkopeoCopyFlags(flags)
     const platforms = (flags.platform ?? []).map(parsePlatform)
     const engine = {
       podman: { root: flags.root, runroot: flags.runroot, storageDriver: flags['storage-driver'] },
@@ -112,6 +122,7 @@ ${EXIT_CODES_HELP}`
               credsFlag: '--src-creds',
               authfile: flags['src-authfile'] ?? flags.authfile,
               tlsVerify: flags['src-tls-verify'] ?? flags['tls-verify'],
+              certDir: flags['src-cert-dir'] ?? flags['cert-dir'],
             },
           },
           destination: {
@@ -121,6 +132,7 @@ ${EXIT_CODES_HELP}`
               credsFlag: '--dest-creds',
               authfile: flags['dest-authfile'] ?? flags.authfile,
               tlsVerify: flags['dest-tls-verify'] ?? flags['tls-verify'],
+              certDir: flags['dest-cert-dir'] ?? flags['cert-dir'],
             },
           },
         }),

@@ -39,17 +39,24 @@ export const registryFlags = {
     description: 'Verify TLS certificates; false also allows plain HTTP.',
     helpValue: 'true|false',
   }),
+  'cert-dir': Flags.string({
+    description:
+      'Directory of *.crt CAs and a *.cert/*.key client certificate, used instead of ~/.config/containers/certs.d/HOST, /etc/containers/certs.d/HOST and /etc/docker/certs.d/HOST.',
+    helpValue: 'DIR',
+  }),
 }
 
 export function registryOptions(flags: {
   creds?: string
   authfile?: string
   'tls-verify'?: boolean
+  'cert-dir'?: string
 }): RegistryOptions {
   return {
     creds: parseCreds(flags.creds, '--creds'),
     authfile: flags.authfile,
     tlsVerify: flags['tls-verify'],
+    certDir: flags['cert-dir'],
   }
 }
 

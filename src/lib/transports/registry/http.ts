@@ -4,6 +4,7 @@
  * Authentication and retries are the client's job (client.ts).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { rootCertificates } from 'node:tls'
@@ -49,25 +50,87 @@ export function isLoopbackHost(host: string): boolean {
 
 const agents = new Map<string, PoolAgent>()
 
-function extraCAs(host: string, dirs: string[]): string[] {
-  const found: string[] = []
-  for (const dir of dirs) {
-    const hostDir = join(dir, host)
-    if (!existsSync(hostDir)) continue
-    for (const f of readdirSync(hostDir))
-      if (f.endsWith('.crt')) found.push(readFileSync(join(hostDir, f), 'utf8'))
-  }
-  return found
+/** TLS material for one host: extra CAs, and a client certificate with its key. */
+interface TlsMaterial {
+  ca: string[]
+  cert?: string
+  key?: string
 }
 
-function agentFor(protocol: string, host: string, verify: boolean, certDirs: string[]): PoolAgent {
-  const key = `${protocol}//${host}|${verify}|${certDirs.join(':')}`
+/**
+ * The per-host directories searched when no `--cert-dir` is given, in containers-certs.d(5)
+ * order: `$HOME/.config/containers/certs.d` (rootless users), `/etc/containers/certs.d`,
+ * `/etc/docker/certs.d`. As containers/image does, the first `<root>/<host[:port]>` directory that
+ * exists is the one used.
+ */
+export function defaultCertRoots(env: NodeJS.ProcessEnv = process.env): string[] {
+  const home = env.HOME || homedir()
+  return [join(home, '.config/containers/certs.d'), '/etc/containers/certs.d', '/etc/docker/certs.d']
+}
+
+/**
+ * Reads one certificate directory as containers-certs.d(5) describes it: every `*.crt` is a CA
+ * added to the system roots; every `*.cert` is a client certificate whose key is the `*.key` of
+ * the same name (a lone `.cert` or `.key` is an error, as in skopeo).
+ */
+export function readCertDir(dir: string): TlsMaterial {
+  const material: TlsMaterial = { ca: [] }
+  let names: string[]
+  try {
+    names = readdirSync(dir).sort()
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ENOENT') return material
+    throw new AirlockError(
+      'INVALID_INPUT',
+      `cannot read certificate directory ${dir}: ${(err as Error).message}`,
+      {
+        cause: err,
+        hint: 'check the directory given with --cert-dir (or under certs.d) and its permissions',
+      },
+    )
+  }
+  const read = (f: string) => readFileSync(join(dir, f), 'utf8')
+  for (const f of names) {
+    if (f.endsWith('.crt')) material.ca.push(read(f))
+    else if (f.endsWith('.cert')) {
+      const keyName = `${f.slice(0, -'.cert'.length)}.key`
+      if (!names.includes(keyName))
+        throw new AirlockError('INVALID_INPUT', `client certificate ${join(dir, f)} has no key ${keyName}`, {
+          hint: `put the certificate's private key next to it as ${join(dir, keyName)} (containers-certs.d(5))`,
+        })
+      material.cert = read(f)
+      material.key = read(keyName)
+    } else if (f.endsWith('.key')) {
+      const certName = `${f.slice(0, -'.key'.length)}.cert`
+      if (!names.includes(certName))
+        throw new AirlockError('INVALID_INPUT', `key ${join(dir, f)} has no client certificate ${certName}`, {
+          hint: `put the client certificate next to it as ${join(dir, certName)} (containers-certs.d(5))`,
+        })
+    }
+  }
+  return material
+}
+
+/** Where the TLS material of `host` comes from: `--cert-dir` itself, or the first `<root>/<host>`. */
+function certDirFor(host: string, certDir: string | undefined, roots: string[]): string | undefined {
+  if (certDir) return certDir
+  for (const root of roots) {
+    const hostDir = join(root, host)
+    if (existsSync(hostDir)) return hostDir
+  }
+  return undefined
+}
+
+function agentFor(protocol: string, host: string, verify: boolean, dir: string | undefined): PoolAgent {
+  const key = `${protocol}//${host}|${verify}|${dir ?? ''}`
   let agent = agents.get(key)
   if (!agent) {
-    const cas = verify && protocol === 'https:' ? extraCAs(host, certDirs) : []
+    const tls = protocol === 'https:' && dir ? readCertDir(dir) : { ca: [] }
+    const cas = verify ? tls.ca : []
     const created = makeAgent(protocol, {
       rejectUnauthorized: verify,
       ...(cas.length ? { ca: [...rootCertificates, ...cas] } : {}),
+      ...(tls.cert && tls.key ? { cert: tls.cert, key: tls.key } : {}),
     })
     agent = created
     agents.set(key, created)
@@ -88,14 +151,18 @@ export class HostHttp {
   readonly host: string
   private readonly verify: boolean
   private readonly allowHttp: boolean
-  private readonly certDirs: string[]
+  private readonly certDir: string | undefined
+  private readonly certRoots: string[]
 
   constructor(host: string, options: RegistryOptions) {
     this.host = host
     const insecure = (options.insecureRegistries ?? []).includes(host)
     this.verify = options.tlsVerify !== false && !insecure
     this.allowHttp = !this.verify || isLoopbackHost(host)
-    this.certDirs = options.certDirs ?? ['/etc/containers/certs.d', '/etc/docker/certs.d']
+    // `--cert-dir DIR` replaces the per-host search: DIR holds ca.crt, client.cert, client.key
+    // directly, as skopeo's --cert-dir does (containers-certs.d(5)).
+    this.certDir = options.certDir
+    this.certRoots = options.certDirs ?? defaultCertRoots(options.env)
   }
 
   private get schemeKey(): string {
@@ -133,13 +200,20 @@ export class HostHttp {
     const target = new URL(url)
     const sameHost = target.host === this.host || target.host === this.host.replace(/^\[|\]/g, '')
     const verify = sameHost ? this.verify : true
+    // Outside the try: a bad certificate directory is the user's input, not a network failure.
+    const agent = agentFor(
+      target.protocol,
+      target.host,
+      verify,
+      certDirFor(target.host, this.certDir, this.certRoots),
+    )
     try {
       const res = await nodeRequest(url, {
         method: req.method,
         headers: req.headers,
         body: req.body,
         signal: req.signal,
-        agent: agentFor(target.protocol, target.host, verify, this.certDirs),
+        agent,
       })
       if (sameHost && target.protocol === 'https:' && !schemes.has(this.schemeKey))
         schemes.set(this.schemeKey, 'https')
@@ -190,7 +264,11 @@ function networkError(
       `TLS certificate of ${where} could not be verified (${code || 'TLS error'})`,
       {
         cause: err,
-        hint: `put the registry's CA in /etc/containers/certs.d/${host}/ca.crt, or pass --tls-verify=false if you trust this network`,
+        // containers-certs.d(5): rootless users read $HOME/.config/containers/certs.d first.
+        hint:
+          `put the registry's CA in ~/.config/containers/certs.d/${target.host}/ca.crt (or, as root, ` +
+          `/etc/containers/certs.d/${target.host}/ca.crt), or pass --cert-dir DIR with DIR/ca.crt; ` +
+          '--tls-verify=false only if you trust this network',
       },
     )
   }

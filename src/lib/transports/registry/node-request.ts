@@ -23,7 +23,10 @@ export interface NodeResponse {
 
 export type PoolAgent = HttpAgent | HttpsAgent
 
-export function makeAgent(protocol: string, tls: { rejectUnauthorized: boolean; ca?: string[] }): PoolAgent {
+export function makeAgent(
+  protocol: string,
+  tls: { rejectUnauthorized: boolean; ca?: string[]; cert?: string; key?: string },
+): PoolAgent {
   const common = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 64 }
   return protocol === 'https:' ? new HttpsAgent({ ...common, ...tls }) : new HttpAgent(common)
 }

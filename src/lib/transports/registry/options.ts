@@ -24,8 +24,17 @@ export interface RegistryOptions {
   tlsVerify?: boolean
   /** Per-registry TLS overrides from config files: host -> verify. */
   insecureRegistries?: string[]
-  /** Directories holding `<host>/ca.crt` style CA files (default: /etc/containers/certs.d, /etc/docker/certs.d). */
+  /**
+   * Roots of per-host certificate directories, `<root>/<host[:port]>/{*.crt,*.cert,*.key}`
+   * (containers-certs.d(5)); default $HOME/.config/containers/certs.d, /etc/containers/certs.d,
+   * /etc/docker/certs.d. The first host directory that exists is used.
+   */
   certDirs?: string[]
+  /**
+   * `--cert-dir DIR`: DIR itself holds `*.crt` (CAs), `*.cert` + `*.key` (client certificate) for
+   * every host of this side, replacing the per-host search, as skopeo's --cert-dir does.
+   */
+  certDir?: string
   /**
    * Attempts after the first for a request that failed in a retryable way (5xx, 429, connection
    * broken before or inside the body): `--retry-times`. Default 3. See src/lib/http/retry.ts.
