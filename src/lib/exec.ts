@@ -35,7 +35,11 @@ export interface RunOptions {
 export async function run(program: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
   // Loaded on first use: most commands never start a child process, and execa is slow to import.
   const { execa } = await import('execa')
-  const res = await execa(program, args, { ...execaOptions(opts), input: opts.input })
+  const sub = execa(program, args, { ...execaOptions(opts), input: opts.input })
+  // execa's own kill-on-exit leaves detached programs alone.
+  const killOnExit = () => sub.kill('SIGKILL')
+  if (opts.ownProcessGroup) process.on('exit', killOnExit)
+  const res = await sub.finally(() => process.off('exit', killOnExit))
   return settle(program, args, res, opts)
 }
 

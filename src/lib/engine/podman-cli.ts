@@ -29,6 +29,11 @@ export function podmanGlobalFlags(opts: EngineOptions = {}): string[] {
 export interface PodmanRunOptions {
   signal?: AbortSignal
   reject?: boolean
+  /**
+   * podman's TMPDIR (it keeps big temporary files there, and leaves them when it is killed): a
+   * directory inside airlock's own temporary directory, so that removing that removes them too.
+   */
+  tmpDir?: string
 }
 
 /**
@@ -42,12 +47,18 @@ export async function runPodman(
 ): Promise<RunResult> {
   const program = podmanProgram(opts)
   const label = `${program} ${args.slice(0, args[0] === 'image' ? 2 : 1).join(' ')}`
+  const env = runOpts.tmpDir ? { ...process.env, ...opts.env, TMPDIR: runOpts.tmpDir } : opts.env
+  // In a process group of its own: a Ctrl-C or hangup of the terminal reaches airlock only, which
+  // stops podman through the signal and waits for it before removing what it wrote.
   const res = await run(program, [...podmanGlobalFlags(opts), ...args], {
-    env: opts.env,
+    env,
     signal: runOpts.signal,
     reject: false,
     label,
+    ownProcessGroup: true,
   })
+  // An interrupt is said as such, not as podman's exit status (reject: false callers look themselves).
+  if ((runOpts.reject ?? true) && runOpts.signal?.aborted) throw runOpts.signal.reason
   if (res.notFound) {
     throw new AirlockError('EXEC_FAILED', `${program} is not installed or not on PATH`, {
       hint: 'install podman (apt-get install podman), or use docker-daemon: with a Docker Engine API',

@@ -15,6 +15,7 @@
  * The result is checked with `podman image inspect --format json`: the name points at the config
  * digest, and lists the manifest digest podman was given.
  */
+import { mkdir } from 'node:fs/promises'
 import { type LoadRequest, openLoadingDestination } from '../../engine/load-destination.js'
 import { destinationName } from '../../engine/local-image.js'
 import { lastLines, runPodman } from '../../engine/podman-cli.js'
@@ -88,9 +89,13 @@ async function podmanLoad(req: LoadRequest, opts: EngineOptions): Promise<string
       },
       opts,
     )
+  // podman's temporary files next to the staged image, in the directory the destination removes.
+  const podmanTmp = `${req.file}-podman-tmp`
+  await mkdir(podmanTmp, { recursive: true })
   const pull = await runPodman(['pull', '--quiet', `dir:${req.file}`], opts, {
     signal: req.signal,
     reject: false,
+    tmpDir: podmanTmp,
   })
   if (pull.exitCode !== 0 || req.signal?.aborted) {
     const report = await undo()

@@ -4,6 +4,7 @@
  * digest) and layers gzip-compressed, into a temporary directory that close() removes. Nothing is
  * held in memory but manifests. See dir-export.ts for why not `oci:`.
  */
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { runPodman } from '../../engine/podman-cli.js'
 import { resolveLocalImage } from '../../engine/resolve-image.js'
@@ -22,6 +23,8 @@ export async function openPodmanSource(
   const tmp = await makeTempDir(opts, 'podman-export')
   try {
     const dir = join(tmp.path, 'image')
+    const podmanTmp = join(tmp.path, 'podman-tmp')
+    await mkdir(podmanTmp)
     await runPodman(
       [
         'push',
@@ -34,7 +37,7 @@ export async function openPodmanSource(
         `dir:${dir}`,
       ],
       opts,
-      { signal: ctx.signal },
+      { signal: ctx.signal, tmpDir: podmanTmp },
     )
     return new SpooledSource(ref, await DirExportSource.open(ref, dir, ctx.signal), tmp)
   } catch (err) {

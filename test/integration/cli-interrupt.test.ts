@@ -1,0 +1,223 @@
+/**
+ * Commands other than `sif build` interrupted half way through the built CLI (sif-interrupt.test.ts
+ * has that one): `copy` into docker-archive: and oci-archive:, and `pull` into podman (vfs storage in
+ * temporary roots), from a real registry behind a proxy that stalls the big layer's download, so the
+ * interrupt always lands mid-copy with the archive's .tmp file or the staging directory there. The
+ * signal is a Ctrl-C typed into a pseudo-terminal (util-linux `script`), or SIGINT/SIGTERM/SIGHUP sent
+ * to the process group without a terminal. Each time: exit 1, "interrupted" said, nothing left next
+ * to the output nor in the private TMPDIR, the cursor shown again if it was hidden, no child left.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { BIN, isolatedEnv } from '../helpers/cli.js'
+import { type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
+import { makePodman, type Podman } from '../helpers/podman.js'
+import { startProxy, type TestProxy } from '../helpers/proxy.js'
+import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+
+/** The built CLI; AIRLOCK_TEST_BIN runs another build (e.g. one before a change, to see a test fail). */
+const CLI = process.env.AIRLOCK_TEST_BIN ?? BIN
+
+type Sig = 'SIGINT' | 'SIGTERM' | 'SIGHUP'
+
+let dir: string
+let reg: TestRegistry
+let proxy: TestProxy
+let podman: Podman
+let image: GeneratedImage
+const started: ChildProcess[] = []
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'airlock-cli-interrupt-'))
+  ;[reg, podman] = await Promise.all([startRegistry(), makePodman()])
+  // A small layer that arrives and a big one whose download stalls after its first KiB.
+  image = await makeImage({ layerSizes: [200_000, 8_000_000], seed: 1616 })
+  await pushRaw(reg, 'big/app', '1', image)
+  // In podman for `save`: a 60 MB layer that `podman push --compress` takes seconds to write out.
+  await pushRaw(
+    reg,
+    'big/save',
+    '1',
+    await makeImage({ layerSizes: [60_000_000], compress: false, seed: 1617 }),
+  )
+  await podman.run(['pull', '-q', '--tls-verify=false', `${reg.host}/big/save:1`])
+  // For `pull` interrupted while podman itself reads the staged image in: one image per case.
+  for (const [i, name] of ['load-SIGINT', 'load-SIGTERM', 'load-tty'].entries())
+    await pushRaw(
+      reg,
+      `big/${name.toLowerCase()}`,
+      '1',
+      await makeImage({ layerSizes: [40_000_000], compress: false, seed: 1620 + i }),
+    )
+  const stalled = image.layers[1].digest
+  proxy = await startProxy(reg.host, (req) =>
+    req.method === 'GET' && req.url?.includes(stalled) ? { action: 'stall' } : undefined,
+  )
+}, 120_000)
+
+afterEach(() => {
+  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+})
+
+afterAll(async () => {
+  await Promise.all([proxy?.stop(), reg?.stop(), podman?.cleanup()])
+  await rm(dir, { recursive: true, force: true })
+})
+
+interface Case {
+  outDir: string
+  tmp: string
+  before: string[]
+}
+
+/** An output directory holding one file of the user's, and an empty private TMPDIR. */
+async function fresh(name: string): Promise<Case> {
+  const outDir = join(dir, name, 'out')
+  const tmp = join(dir, name, 'tmp')
+  await mkdir(outDir, { recursive: true })
+  await mkdir(tmp, { recursive: true })
+  await writeFile(join(outDir, 'notes.txt'), 'keep me\n')
+  return { outDir, tmp, before: await readdir(outDir) }
+}
+
+/**
+ * Resolves once the copy is half way: the stalled layer's download has begun, or (save) podman is
+ * writing the image out into the private TMPDIR.
+ */
+async function underWay(what: Command, c: Case, child: ChildProcess, since: number, output: () => string) {
+  const stalled = image.layers[1].digest
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`airlock ended before the interrupt: ${output()}`)
+    if (what === 'load') {
+      if (processesOf(c).some((l) => / pull --quiet dir:/.test(l))) {
+        await sleep(200)
+        return
+      }
+    } else if (what === 'save') {
+      if ((await readdir(c.tmp)).some((n) => n.startsWith('airlock-podman-export-'))) {
+        await sleep(500)
+        return
+      }
+    } else if (proxy.hits.some((h) => h.at >= since && h.method === 'GET' && h.url.includes(stalled))) {
+      await sleep(300) // the small layer is written by now
+      return
+    }
+    await sleep(50)
+  }
+  throw new Error('the copy did not reach the stalled layer within 30 s')
+}
+
+/** Processes whose arguments mention the case's directory, airlock and its children (ps, every user). */
+function processesOf(c: Case): string[] {
+  const ps = execFileSync('ps', ['-ww', '-eo', 'pid,args'], { encoding: 'utf8' })
+  return ps.split('\n').filter((l) => l.includes(c.tmp) || l.includes(c.outDir))
+}
+
+interface Ended {
+  code: number | null
+  signal: NodeJS.Signals | null
+  output: string
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, detached: boolean) {
+  const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'], detached })
+  started.push(child)
+  let output = ''
+  child.stdout?.on('data', (d) => {
+    output += d
+  })
+  child.stderr?.on('data', (d) => {
+    output += d
+  })
+  const end = new Promise<Ended>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, output })
+    })
+  })
+  return { child, end, output: () => output }
+}
+
+type Command = 'docker-archive' | 'oci-archive' | 'pull' | 'save' | 'load'
+
+function argsOf(what: Command, c: Case, name = ''): string[] {
+  if (what === 'load') return ['pull', '--engine', 'podman', `${reg.host}/big/${name.toLowerCase()}:1`]
+  const src = `docker://${proxy.host}/big/app:1`
+  if (what === 'save')
+    return ['save', '--engine', 'podman', `${reg.host}/big/save:1`, '-o', join(c.outDir, 'save.tar')]
+  if (what === 'pull') return ['pull', '--engine', 'podman', '--tls-verify=false', `${proxy.host}/big/app:1`]
+  return ['copy', '--src-tls-verify=false', src, `${what}:${join(c.outDir, 'app.tar')}`]
+}
+
+function envOf(c: Case): NodeJS.ProcessEnv {
+  return isolatedEnv({ ...podman.env, TMPDIR: c.tmp })
+}
+
+async function expectNothingLeft(c: Case, r: Ended): Promise<void> {
+  expect(r.signal, r.output).toBeNull()
+  expect(r.code, r.output).toBe(1)
+  expect(r.output).toMatch(/interrupted by SIG(INT|TERM|HUP)/)
+  expect(await readdir(c.outDir), r.output).toEqual(c.before)
+  expect(await readdir(c.tmp), r.output).toEqual([])
+  expect(processesOf(c)).toEqual([])
+}
+
+describe('interrupted without a terminal (signal to the process group)', () => {
+  const cases: Array<[Command, Sig]> = [
+    ['docker-archive', 'SIGINT'],
+    ['docker-archive', 'SIGTERM'],
+    ['docker-archive', 'SIGHUP'],
+    ['oci-archive', 'SIGTERM'],
+    ['pull', 'SIGINT'],
+    ['pull', 'SIGTERM'],
+    ['pull', 'SIGHUP'],
+    ['save', 'SIGINT'],
+    ['save', 'SIGTERM'],
+    ['load', 'SIGINT'],
+    ['load', 'SIGTERM'],
+  ]
+  it.each(cases)('%s, by %s: exit 1, "interrupted", nothing left', async (what, sig) => {
+    const c = await fresh(`${what}-${sig}`)
+    const since = Date.now()
+    const { child, end, output } = run(
+      process.execPath,
+      [CLI, ...argsOf(what, c, `load-${sig}`)],
+      envOf(c),
+      true,
+    )
+    await underWay(what, c, child, since, output)
+    process.kill(-(child.pid as number), sig)
+    const r = await end
+    await expectNothingLeft(c, r)
+    expect(r.output).toContain(`interrupted by ${sig}`)
+    if (what === 'load') expect(await podman.inspect(`${reg.host}/big/load-${sig.toLowerCase()}:1`)).toBeUndefined()
+  })
+})
+
+describe('under a terminal: Ctrl-C typed into it (util-linux script)', () => {
+  it.each<Command>(['docker-archive', 'pull', 'save', 'load'])(
+    '%s: exit 1, "interrupted", cursor shown, nothing left',
+    async (what) => {
+      const c = await fresh(`tty-${what}`)
+      const quoted = argsOf(what, c, 'load-tty').map((a) => `'${a}'`)
+      const command = ['stty cols 120;', 'exec', process.execPath, CLI, ...quoted].join(' ')
+      const since = Date.now()
+      const { child, end, output } = run('script', ['-qefc', command, '/dev/null'], envOf(c), false)
+      await underWay(what, c, child, since, output)
+      child.stdin?.write('\x03') // the terminal sends SIGINT to its foreground process group
+      const r = await end
+      expect(r.output).toContain('^C')
+      await expectNothingLeft(c, r)
+      expect(r.output).toContain('interrupted by SIGINT')
+      const hidden = r.output.lastIndexOf('\x1b[?25l')
+      if (hidden >= 0)
+        expect(r.output.indexOf('\x1b[?25h', hidden), JSON.stringify(r.output)).toBeGreaterThan(hidden)
+    },
+  )
+})
