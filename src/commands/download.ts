@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core'
+import { AirlockError } from '../lib/errors.js'
 import { downloadObject } from '../lib/objectstore/download.js'
 import { formatS3Url, parseS3Url } from '../lib/objectstore/s3-url.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../ui/base-command.js'
@@ -15,10 +16,18 @@ Endpoint, region and credentials as for airlock upload.
 
 ${EXIT_CODES_HELP}`
   static override examples = [
+    '<%= config.bin %> download s3://images/hpc/centos7.sif centos7.sif',
+    '<%= config.bin %> download s3://images/hpc/centos7.sif ./images/',
     '<%= config.bin %> download s3://images/hpc/centos7.sif -o centos7.sif',
     '<%= config.bin %> download s3://images/hpc/centos7.sif --endpoint https://s3.example.org --json',
   ]
-  static override args = { url: Args.string({ required: true, description: 's3://BUCKET/KEY' }) }
+  static override args = {
+    url: Args.string({ required: true, description: 's3://BUCKET/KEY' }),
+    file: Args.string({
+      description:
+        'File to write; a path ending in "/" or an existing directory gets the key\'s base name (the same as -o).',
+    }),
+  }
   static override flags = {
     output: Flags.string({
       char: 'o',
@@ -41,11 +50,19 @@ ${EXIT_CODES_HELP}`
     const { args, flags } = await this.parse(Download)
     // Checked before anything is printed: the title must not echo a URL with credentials in it.
     const from = formatS3Url(parseS3Url(args.url))
+    if (args.file !== undefined && flags.output !== undefined) {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `two outputs: ${args.file} (second argument) and -o ${flags.output}`,
+        { hint: 'give the output once, as the second argument or with -o' },
+      )
+    }
+    const output = args.file ?? flags.output
     const r = await withByteProgress(
       `Downloading ${from}`,
       { quiet: flags.quiet || this.jsonMode, what: 'received' },
       (onBytes) =>
-        downloadObject(args.url, flags.output, {
+        downloadObject(args.url, output, {
           ...s3Connection(flags),
           checksum: flags.checksum,
           requireChecksum: flags['require-checksum'],

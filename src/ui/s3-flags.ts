@@ -5,8 +5,10 @@ import type { S3ConnectionOptions } from '../lib/objectstore/s3-client.js'
 /** Where S3 is and how to address it; shared with `airlock download`. */
 export const s3Flags = {
   endpoint: Flags.string({
+    // --endpoint-url as the AWS CLI spells it.
+    aliases: ['endpoint-url'],
     description:
-      'S3 server URL for non-AWS stores (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS).',
+      'S3 server URL for non-AWS stores (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS). Alias: --endpoint-url.',
     helpValue: 'URL',
   }),
   region: Flags.string({ description: 'Region (default: AWS_REGION or the profile; us-east-1 otherwise).' }),

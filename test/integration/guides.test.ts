@@ -588,7 +588,7 @@ describe('docs/guides', () => {
       /no flag --presigned/,
     )
     expect(checkArgv(['sif', 'convert', 'x.tar'], manifest)).toMatch(/no command/)
-    expect(checkArgv(['upload', 'x.sif'], manifest)).toMatch(/needs --to/)
+    expect(checkArgv(['save', 'app:1'], manifest)).toMatch(/needs --output/)
     expect(checkArgv(['pull'], manifest)).toMatch(/needs 1 argument/)
     expect(checkArgv(['save', 'a', '--format', 'tar'], manifest)).toMatch(/not one of/)
   })

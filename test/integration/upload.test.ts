@@ -244,7 +244,7 @@ describe('round trips', () => {
   it('> 100 MB in parts, several in flight, same SHA-256; second upload skipped; --force sends again', async () => {
     const content = data(105 * MiB)
     const f = await file('big.sif', content)
-    const up = await cli(['upload', f, '--to', `s3://${BUCKET}/big`, '--json', '-j', '4'])
+    const up = await cli(['upload', f, '--to', `s3://${BUCKET}/big/`, '--json', '-j', '4'])
     expect(up.code, up.stderr).toBe(0)
     const u = json(up)
     expect(u).toMatchObject({ key: 'big/big.sif', size: content.length, sha256: sha256(content), parts: 7 })
@@ -501,6 +501,88 @@ describe('the metadata copy above the CopyObject limit', () => {
     expect((await head('mpcopy/mpcopy.sif'))?.Metadata?.sha256).toBe(sha256(content))
     const got = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: 'mpcopy/mpcopy.sif' }))
     expect(sha256(Buffer.from(await got.Body!.transformToByteArray()))).toBe(sha256(content))
+  })
+})
+
+describe('destinations as aws s3 cp reads them', () => {
+  it('DEST or --to: ending in "/" is a prefix (+ the file name or --name), otherwise the key itself', async () => {
+    const f = await file('dest.sif', data(100))
+    const cases: Array<[string[], string]> = [
+      [[`s3://${BUCKET}/p1/`], 'p1/dest.sif'],
+      [[`s3://${BUCKET}/p2/renamed.sif`], 'p2/renamed.sif'],
+      [['--to', `s3://${BUCKET}/p3/renamed.sif`], 'p3/renamed.sif'],
+      [['--to', `s3://${BUCKET}/p4/`], 'p4/dest.sif'],
+      [['--to', `s3://${BUCKET}/p5/`, '--name', 'named.sif'], 'p5/named.sif'],
+      [[`s3://${BUCKET}/p6/`, '--name', 'sub/named.sif'], 'p6/sub/named.sif'],
+    ]
+    for (const [dest, key] of cases) {
+      const r = await cli(['upload', f, ...dest, '--json'])
+      expect(r.code, `${dest.join(' ')}: ${r.stderr}`).toBe(0)
+      expect(json(r), dest.join(' ')).toMatchObject({ key, url: `s3://${BUCKET}/${key}` })
+      expect((await head(key))?.Metadata?.sha256, dest.join(' ')).toBe(sha256(await readFile(f)))
+    }
+    // Nothing went to the old folder-like reading of a whole key.
+    expect(await head('p2/renamed.sif/dest.sif')).toBeUndefined()
+    expect(await head('p3/renamed.sif/dest.sif')).toBeUndefined()
+  })
+
+  it('--endpoint-url is --endpoint', async () => {
+    const f = await file('ep.sif', data(100))
+    const e = env()
+    delete e.AWS_ENDPOINT_URL_S3
+    const r = await cli(['upload', f, `s3://${BUCKET}/ep/`, '--endpoint-url', s3.endpoint, '--json'], {
+      env: e,
+    })
+    expect(r.code, r.stderr).toBe(0)
+    expect((await head('ep/ep.sif'))?.Metadata?.sha256).toBe(sha256(await readFile(f)))
+    const d = await mkdtemp(path.join(dir, 'ep-'))
+    const down = await cli(['download', `s3://${BUCKET}/ep/ep.sif`, `${d}/`, '--endpoint-url', s3.endpoint], {
+      env: e,
+    })
+    expect(down.code, down.stderr).toBe(0)
+    expect(await readdir(d)).toEqual(['ep.sif'])
+  })
+
+  it('ambiguous combinations are usage errors naming both; nothing is stored', async () => {
+    const f = await file('amb.sif', data(100))
+    const keyAndName = await cli(['upload', f, `s3://${BUCKET}/amb/x.sif`, '--name', 'y.sif'])
+    expect(keyAndName.code).toBe(2)
+    expect(keyAndName.stderr).toContain(`s3://${BUCKET}/amb/x.sif`)
+    expect(keyAndName.stderr).toContain('y.sif')
+    const twice = await cli(['upload', f, `s3://${BUCKET}/amb/a/`, '--to', `s3://${BUCKET}/amb/b/`])
+    expect(twice.code).toBe(2)
+    expect(twice.stderr).toContain(`s3://${BUCKET}/amb/a/`)
+    expect(twice.stderr).toContain(`s3://${BUCKET}/amb/b/`)
+    const none = await cli(['upload', f])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toMatch(/no destination/)
+    for (const key of ['amb/x.sif', 'amb/x.sif/y.sif', 'amb/a/amb.sif', 'amb/b/amb.sif']) {
+      expect(await head(key), key).toBeUndefined()
+    }
+  })
+
+  it('download s3://B/KEY OUT: OUT ending in "/" or a directory gets the base name, else is the file', async () => {
+    const content = data(300)
+    await cli(['upload', await file('dl.sif', content), `s3://${BUCKET}/dl/`])
+    const d = await mkdtemp(path.join(dir, 'dl-pos-'))
+    const intoDir = await cli(['download', `s3://${BUCKET}/dl/dl.sif`, `${d}/`, '--json'])
+    expect(intoDir.code, intoDir.stderr).toBe(0)
+    expect(json(intoDir)).toMatchObject({ output: path.join(d, 'dl.sif'), verified: true })
+    const existing = await cli(['download', `s3://${BUCKET}/dl/dl.sif`, d, '--json'], { cwd: d })
+    expect(existing.code, existing.stderr).toBe(0)
+    expect(json(existing)).toMatchObject({ output: path.join(d, 'dl.sif') })
+    const named = await cli(['download', `s3://${BUCKET}/dl/dl.sif`, 'out.sif'], { cwd: d })
+    expect(named.code, named.stderr).toBe(0)
+    expect((await readdir(d)).sort()).toEqual(['dl.sif', 'out.sif'])
+    expect((await readFile(path.join(d, 'out.sif'))).equals(content)).toBe(true)
+    // A "/" that names no directory is not taken for a file name.
+    const missing = await cli(['download', `s3://${BUCKET}/dl/dl.sif`, `${d}/nodir/`])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain(path.join(d, 'nodir'))
+    const both = await cli(['download', `s3://${BUCKET}/dl/dl.sif`, 'a.sif', '-o', 'b.sif'], { cwd: d })
+    expect(both.code).toBe(2)
+    expect(both.stderr).toMatch(/a\.sif.*b\.sif/)
+    expect((await readdir(d)).sort()).toEqual(['dl.sif', 'out.sif'])
   })
 })
 

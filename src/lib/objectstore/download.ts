@@ -49,9 +49,14 @@ export interface DownloadResult {
   seconds: number
 }
 
+/**
+ * As `aws s3 cp s3://B/KEY OUT`: no OUT, an OUT ending in "/" or an existing directory get the key's
+ * base name (in that directory); any other OUT is the file itself.
+ */
 async function outputPath(output: string | undefined, key: string): Promise<string> {
   const base = path.posix.basename(key)
   if (output === undefined) return path.resolve(base)
+  if (output.endsWith('/')) return path.resolve(output, base)
   const st = await stat(output).catch(() => undefined)
   return st?.isDirectory() ? path.resolve(output, base) : path.resolve(output)
 }
@@ -76,7 +81,7 @@ export async function downloadObject(
   const dirStat = await stat(dir).catch(() => undefined)
   if (!dirStat?.isDirectory()) {
     throw new AirlockError('INVALID_INPUT', `${dir} is not a directory`, {
-      hint: 'create it first, or choose another -o',
+      hint: 'create it first, or choose another output',
     })
   }
   const url = formatS3Url(loc)

@@ -16,7 +16,8 @@ export interface S3Location {
 const BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/
 const MAX_KEY_BYTES = 1024
 
-const HINT = 'write it as s3://BUCKET/PATH, e.g. s3://images/project/app.sif'
+const HINT =
+  'write it as s3://BUCKET/KEY (e.g. s3://images/project/app.sif) or s3://BUCKET/PREFIX/ (e.g. s3://images/project/)'
 
 /** Parses `s3://BUCKET[/KEY]`. Throws INVALID_INPUT with a message that holds no userinfo. */
 export function parseS3Url(text: string): S3Location {
@@ -62,9 +63,8 @@ export function checkKey(key: string, allowEmpty = false): string {
 }
 
 /**
- * The key of `name` under `prefix`: the part of `--to s3://BUCKET/PREFIX` after the bucket is always
- * a folder-like prefix (`images` and `images/` both give `images/NAME`), so the object's name is the
- * file's base name or `--name`, as in PROMINENCE.
+ * The key of `name` under `prefix`, read as a folder (`images` and `images/` both give
+ * `images/NAME`); uploadKey decides when a destination is a prefix.
  */
 export function objectKey(prefix: string, name: string): string {
   if (name === '' || name.endsWith('/')) {
@@ -74,6 +74,31 @@ export function objectKey(prefix: string, name: string): string {
   }
   const p = prefix.replace(/\/+$/, '')
   return checkKey(p === '' ? name.replace(/^\/+/, '') : `${p}/${name.replace(/^\/+/, '')}`)
+}
+
+/**
+ * The key an upload to `dest` (the part of s3://BUCKET/… after the bucket) writes, as `aws s3 cp
+ * FILE s3://…` decides it: a destination ending in `/` (or the bare bucket) is a prefix and the
+ * object is PREFIX + the file's base name, or PREFIX + `name` when one is given; otherwise the
+ * destination is the key itself. A key together with a name is ambiguous (is the key's last part a
+ * folder, or the object to be renamed?) and refused, naming both.
+ */
+export function uploadKey(dest: S3Location, fileBase: string, name?: string): string {
+  const isPrefix = dest.key === '' || dest.key.endsWith('/')
+  if (!isPrefix) {
+    if (name !== undefined) {
+      const url = formatS3Url(dest)
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `the destination ${safeQuote(url)} is a whole key (it does not end in "/") and --name ${safeQuote(name)} names the object as well`,
+        {
+          hint: `for ${safeQuote(`${dest.key}/${name}`)} write ${safeQuote(`${url}/`)} with --name; for ${safeQuote(dest.key)} leave out --name`,
+        },
+      )
+    }
+    return checkKey(dest.key)
+  }
+  return objectKey(dest.key, name ?? fileBase)
 }
 
 export function formatS3Url(loc: S3Location): string {

@@ -1,6 +1,7 @@
 /**
- * `airlock upload FILE --to s3://BUCKET/PREFIX`: one read of the file, its SHA-256 stored with the
- * object as `x-amz-meta-sha256` (hex), multipart with several parts in flight for large files.
+ * `airlock upload FILE s3://BUCKET/KEY` (or `s3://BUCKET/PREFIX/`, or `--to`): one read of the
+ * file, its SHA-256 stored with the object as `x-amz-meta-sha256` (hex), multipart with several
+ * parts in flight for large files.
  *
  * When the SHA-256 gets onto the object (S3 takes metadata only at PutObject/CreateMultipartUpload):
  * - a file that fits in one part is read into memory, hashed, and sent with one PutObject that
@@ -32,12 +33,15 @@ import { withPayloadHash } from './payload-hash.js'
 import { MAX_PRESIGN_SECONDS, presignGet } from './presign.js'
 import { connectS3, type S3Connection, type S3ConnectionOptions } from './s3-client.js'
 import { isNotFound, s3CodeOf, s3Error, statusOf } from './s3-errors.js'
-import { formatS3Url, objectKey, parseS3Url } from './s3-url.js'
+import { formatS3Url, parseS3Url, uploadKey } from './s3-url.js'
 import { hexToBase64, parseSha256Hex, SHA256_META, sha256FromMetadata } from './sha256-meta.js'
 import { uploadMultipart } from './upload-multipart.js'
 
 export interface UploadOptions extends S3ConnectionOptions {
-  /** Object name under the prefix (default: the file's base name). */
+  /**
+   * Object name under the prefix when `to` ends in `/` (default: the file's base name); refused
+   * with a `to` that is a whole key.
+   */
   name?: string
   /** Expected hex SHA-256 of the file: stored up front, checked against the bytes sent. */
   checksum?: string
@@ -101,13 +105,16 @@ function checkOptions(opts: UploadOptions): void {
   }
 }
 
-/** Uploads `file` under `to` (s3://BUCKET/PREFIX). Prints nothing; failures are AirlockErrors. */
+/**
+ * Uploads `file` to `to`: s3://BUCKET/KEY, or s3://BUCKET/PREFIX/ for PREFIX/NAME (as `aws s3 cp`).
+ * Prints nothing; failures are AirlockErrors.
+ */
 export async function uploadFile(file: string, to: string, opts: UploadOptions = {}): Promise<UploadResult> {
   const started = performance.now()
   const dest = parseS3Url(to)
   const expected = opts.checksum !== undefined ? parseSha256Hex(opts.checksum) : undefined
-  const name = opts.name ?? path.basename(file)
-  const key = objectKey(dest.key, name)
+  const key = uploadKey(dest, path.basename(file), opts.name)
+  const name = opts.name ?? path.posix.basename(key)
   checkOptions(opts)
   const size = await regularFileSize(file)
   const plan = planParts(size, opts.partSize)
