@@ -267,7 +267,10 @@ describe('sif build: the output filesystem’s quota', () => {
       /building .*plain\.sif needs about \d\.\d MiB in .*, but only 1\.0 MiB is available: limit 8\.8 GiB \(quota -vs\), used 8\.8 GiB/,
     )
     await expect(stat(out)).rejects.toThrow()
-    const forced = await runCli(['sif', 'build', file, '-o', out, '--builder', 'builtin', '--force'], { env })
+    const forced = await runCli(
+      ['sif', 'build', file, '-o', out, '--builder', 'builtin', '--ignore-free-space'],
+      { env },
+    )
     expect(forced.code, forced.stderr).toBe(0)
   })
 })

@@ -4,7 +4,7 @@
  * apptainer path through a stand-in executable (apptainer is not packaged for this machine).
  */
 import { execFileSync } from 'node:child_process'
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -157,7 +157,104 @@ describe('airlock sif build (built-in converter)', () => {
     expect((err as AirlockError).message).toMatch(
       /needs about [\d.]+ [KMGTP]iB.* but only [\d.]+ [KMGTP]?i?B is available: .*free on the filesystem/,
     )
+    // sif build's --force means overwrite: the way past this check has its own name.
+    expect((err as AirlockError).hint).toContain('--ignore-free-space')
+    expect((err as AirlockError).hint).not.toContain('--force')
     await expect(preflightSif(join(dir, 'huge.sif'), 2 ** 60, { force: true })).resolves.toBeDefined()
+  })
+})
+
+describe("airlock sif build with apptainer's habits", () => {
+  const inDir = (args: string[]) =>
+    runCli(['sif', 'build', '--builder', 'builtin', ...args], {
+      env: isolatedEnv(),
+      cwd: dir,
+      timeoutMs: 120_000,
+    })
+  const builtFrom = (out: string) => sh('siftool', ['dump', '1', out])
+
+  it("OUT.sif SRC (apptainer's order) and SRC OUT.sif: the argument ending in .sif is the output", async () => {
+    const a = await inDir(['order-a.sif', archive, '--json'])
+    expect(a.code, a.stderr).toBe(0)
+    expect(json<{ output: string }>(a).output).toBe(join(dir, 'order-a.sif'))
+    expect(builtFrom(join(dir, 'order-a.sif'))).toBe('bootstrap: docker-archive\nfrom: app.tar\n\n')
+    const b = await inDir([archive, 'order-b.SIF', '--json'])
+    expect(b.code, b.stderr).toBe(0)
+    expect(json<{ output: string }>(b).output).toBe(join(dir, 'order-b.SIF'))
+    const before = (await readdir(dir)).sort()
+    const cases: Array<[string[], RegExp]> = [
+      [['x.sif', 'y.sif'], /x\.sif and y\.sif.*both end in \.sif/],
+      [['app.tar', 'other.tar'], /app\.tar and other\.tar.*neither ends in \.sif/],
+      [['app.tar', 'z.sif', '-o', 'w.sif'], /app\.tar and z\.sif with -o w\.sif/],
+      [['app.tar'], /no output for app\.tar/],
+    ]
+    for (const [args, message] of cases) {
+      const r = await inDir(args)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr, args.join(' ')).toMatch(message)
+    }
+    expect((await readdir(dir)).sort()).toEqual(before)
+  })
+
+  it('docker-archive://x.tar is the relative path x.tar, docker-archive:///abs the absolute one, oci-archive:// too', async () => {
+    const rel = await inDir(['rel.sif', 'docker-archive://app.tar', '--json'])
+    expect(rel.code, rel.stderr).toBe(0)
+    expect(json<{ source: string }>(rel).source).toBe('docker-archive:app.tar')
+    expect(builtFrom(join(dir, 'rel.sif'))).toBe('bootstrap: docker-archive\nfrom: app.tar\n\n')
+    const abs = await inDir([`docker-archive://${archive}`, '-o', 'abs.sif', '--json'])
+    expect(abs.code, abs.stderr).toBe(0)
+    expect(json<{ source: string }>(abs).source).toBe(`docker-archive:${archive}`)
+    expect(builtFrom(join(dir, 'abs.sif'))).toBe('bootstrap: docker-archive\nfrom: app.tar\n\n')
+    const oci = join(dir, 'app-oci.tar')
+    const saved = await runCli([
+      'save',
+      `docker://${reg.host}/lib/app:1`,
+      '-o',
+      oci,
+      '--format',
+      'oci-archive',
+    ])
+    expect(saved.code, saved.stderr).toBe(0)
+    const o = await inDir(['oci.sif', 'oci-archive://app-oci.tar'])
+    expect(o.code, o.stderr).toBe(0)
+    expect(builtFrom(join(dir, 'oci.sif'))).toMatch(/^bootstrap: oci-archive\nfrom: app-oci\.tar/)
+  })
+
+  it('refuses to overwrite an existing SIF without -F (exit 2, file untouched); -F/--force overwrites', async () => {
+    const out = join(dir, 'exists.sif')
+    await writeFile(out, 'keep me')
+    const r = await inDir(['exists.sif', archive])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('exists.sif already exists')
+    expect(r.stderr).toMatch(/-F/)
+    expect(await readFile(out, 'utf8')).toBe('keep me')
+    expect((await readdir(dir)).filter((f) => f.startsWith('.exists.sif'))).toEqual([])
+    const f = await inDir(['-F', 'exists.sif', archive])
+    expect(f.code, f.stderr).toBe(0)
+    expect(builtFrom(out)).toBe('bootstrap: docker-archive\nfrom: app.tar\n\n')
+    const long = await inDir([archive, '-o', 'exists.sif', '--force', '--ignore-free-space'])
+    expect(long.code, long.stderr).toBe(0)
+  })
+
+  it('passes --force to apptainer only when it replaces an existing output', async () => {
+    const standin = await makeApptainerStandIn(['apptainer'])
+    const env = isolatedEnv({
+      PATH: `${standin.binDir}:${process.env.PATH}`,
+      STANDIN_LOG: process.env.STANDIN_LOG,
+    })
+    const out = join(dir, 'via-apptainer-f.sif')
+    await writeFile(out, 'old')
+    const refused = await runCli(['sif', 'build', out, archive], { env })
+    expect(refused.code).toBe(2)
+    expect(await readFile(out, 'utf8')).toBe('old')
+    const r = await runCli(['sif', 'build', '-F', out, 'docker-archive://app.tar'], { env, cwd: dir })
+    expect(r.code, r.stderr).toBe(0)
+    expect((await standin.calls()).at(-1)?.argv).toEqual([
+      'build',
+      '--force',
+      out,
+      'docker-archive://app.tar',
+    ])
   })
 })
 

@@ -210,7 +210,15 @@ describe('file times outside the squashfs range', () => {
     for (const [archive, seconds] of cases) {
       for (const tool of TOOLS) {
         const out = join(dir, `repro-${tool}.sif`)
-        const r = await build([join(dir, archive), '-o', out, '--squashfs-tool', tool, '--reproducible'])
+        const r = await build([
+          join(dir, archive),
+          '-o',
+          out,
+          '-F',
+          '--squashfs-tool',
+          tool,
+          '--reproducible',
+        ])
         expect(r.code, `${archive} ${tool}: ${r.stderr}`).toBe(0)
         const offset = partitionOffset(out)
         expect(sh('unsquashfs', ['-o', offset, '-mkfs-time', out]).trim(), `${archive} ${tool}`).toBe(

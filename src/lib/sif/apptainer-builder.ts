@@ -39,6 +39,8 @@ export interface ExternalBuildOptions {
   tmpDir?: string
   env?: NodeJS.ProcessEnv
   signal?: AbortSignal
+  /** Replace an existing output (the tool's --force). */
+  force?: boolean
 }
 
 /** Runs the external build into `out` (which the tool itself writes). */
@@ -50,7 +52,7 @@ export async function buildWithApptainer(
   const env: NodeJS.ProcessEnv = { ...(opts.env ?? process.env) }
   const prefix = opts.builder.name === 'apptainer' ? 'APPTAINER' : 'SINGULARITY'
   if (opts.tmpDir) env[`${prefix}_TMPDIR`] = opts.tmpDir
-  const args = ['build', out, uri]
+  const args = ['build', ...(opts.force ? ['--force'] : []), out, uri]
   const r = await run(opts.builder.path, args, { env, reject: false, signal: opts.signal })
   if (r.exitCode !== 0) {
     // The tool's own words: its FATAL/ERROR lines, else the end of its stderr.

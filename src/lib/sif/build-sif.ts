@@ -1,12 +1,12 @@
 /**
- * `airlock sif build SRC -o OUT.sif`: an image into a SIF file, through apptainer/singularity when
+ * `airlock sif build SRC -o OUT.sif` (or `OUT.sif SRC`): an image into a SIF file, through apptainer/singularity when
  * one is installed (--builder auto) or with the built-in converter: layers are flattened in one
  * streaming pass (whiteouts applied, owners kept), apptainer's /.singularity.d is added, the tar
  * stream goes straight into tar2sqfs (or mksquashfs, which writes inside the SIF at the partition
  * offset), and the SIF container is written around the squashfs. Nothing is extracted to disk; the
  * output appears only when complete.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { lstat, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, resolve } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -40,13 +40,23 @@ export interface SifBuildOptions {
   tmpDir?: string
   squashfsTool?: 'auto' | SquashfsTool
   /** Build even when the preflight says the output will not fit. */
-  force?: boolean
+  ignoreFreeSpace?: boolean
+  /** Replace an existing output (apptainer build --force); without it one is refused (exit 2). */
+  overwrite?: boolean
   context?: TransportContext
   env?: NodeJS.ProcessEnv
   signal?: AbortSignal
-  /** Bytes of the flattened root filesystem handed to the squashfs tool. */
+  /**
+   * Bytes of the flattened (uncompressed) root filesystem handed to the squashfs tool so far; total
+   * is the compressed size of the layers, a different measure (the uncompressed size is not known
+   * before the layers are read), so it is no denominator.
+   */
   onBytes?: (n: number, total: number) => void
+  /** The built-in converter's steps as they begin. */
+  onPhase?: (phase: SifBuildPhase) => void
 }
+
+export type SifBuildPhase = 'reading layers' | 'building squashfs' | 'writing SIF'
 
 export interface SifBuildResult {
   builder: 'builtin' | ExternalBuilder
@@ -59,8 +69,15 @@ export interface SifBuildResult {
   seconds: number
 }
 
-/** A bare `.tar` is a docker-archive (as apptainer's docker-archive:// takes `docker save` output). */
+/**
+ * A bare `.tar` is a docker-archive (as apptainer's docker-archive:// takes `docker save` output).
+ * apptainer's URI forms are read as apptainer reads them: `docker-archive://x.tar` is the relative
+ * path x.tar, `docker-archive:///abs/x.tar` the absolute one; likewise oci-archive://, oci:// and
+ * docker-daemon://.
+ */
 export function sifSourceReference(src: string): string {
+  const uri = /^(docker-archive|oci-archive|oci|docker-daemon):\/\/(.*)$/s.exec(src)
+  if (uri) return `${uri[1]}:${uri[2]}`
   const prefix = /^([a-z][a-z0-9-]*):/.exec(src)?.[1]
   if (prefix && transportNames().includes(prefix)) return src
   if (/\.(tar|tar\.gz|tgz)$/i.test(src)) return `docker-archive:${src}`
@@ -75,6 +92,15 @@ export async function buildSif(
   const started = performance.now()
   const source = sifSourceReference(src)
   const output = resolve(out)
+  const exists = await lstat(output).then(
+    () => true,
+    () => false,
+  )
+  if (exists && !opts.overwrite) {
+    throw new AirlockError('INVALID_INPUT', `${out} already exists; it was left as it is`, {
+      hint: 'add -F (--force) to overwrite it, as apptainer build -F does, or choose another output',
+    })
+  }
   const choice = opts.builder ?? 'auto'
   const env = opts.env ?? process.env
   if (choice !== 'builtin') {
@@ -82,7 +108,7 @@ export async function buildSif(
       choice === 'auto'
         ? await findBuilder(env)
         : await findExecutable(choice, env).then((path) => (path ? { name: choice, path } : undefined))
-    if (wanted) return external(source, output, wanted, opts, started)
+    if (wanted) return external(source, output, wanted, { ...opts, overwrite: exists }, started)
     if (choice !== 'auto') {
       throw new AirlockError('NOT_FOUND', `${choice} is not installed or not on PATH`, {
         hint: 'install it, or use --builder builtin (needs tar2sqfs or mksquashfs)',
@@ -118,6 +144,7 @@ async function external(
       tmpDir: opts.tmpDir,
       env: opts.env,
       signal: opts.signal,
+      force: opts.overwrite,
     })
     return {
       builder: builder.name,
@@ -147,7 +174,7 @@ async function builtin(
   try {
     archCode(image.arch) // an architecture SIF cannot name is refused before any work
     const tool = opts.squashfsTool ?? 'auto'
-    await preflightSif(output, image.layerBytes, { force: opts.force, env: opts.env })
+    await preflightSif(output, image.layerBytes, { force: opts.ignoreFreeSpace, env: opts.env })
     const created = opts.reproducible ? (image.created ?? new Date(0)) : new Date()
     const files = singularityFiles(image.config, {
       ...defSource(source),
@@ -163,11 +190,13 @@ async function builtin(
       impliedMtime: created,
     }
     // A fresh tar stream per call: flattenInto calls again when the layers need a plan (flatten-plan.ts).
+    opts.onPhase?.('reading layers')
     const rootfs = <T>(consume: (tar: Readable) => Promise<T>) =>
       flattenInto(image.layers, flattening, (tar) => {
         done = 0
+        opts.onPhase?.('building squashfs')
         return consume(tar)
-      })
+      }).finally(() => opts.onPhase?.('writing SIF'))
     const squashOpts = {
       reproducible: opts.reproducible,
       mtime: created,

@@ -33,7 +33,7 @@ export async function preflightSif(
       'INVALID_INPUT',
       `cannot write ${output}: ${outDir} does not exist or cannot be read`,
       {
-        hint: 'create the directory first, or choose another -o path',
+        hint: 'create the directory first, or choose another output path',
       },
     )
   }
@@ -45,6 +45,15 @@ export async function preflightSif(
     force: opts.force,
     env: opts.env,
     run: opts.run,
+  }).catch((err: unknown) => {
+    // sif build's -F/--force means overwrite (as in apptainer); its override here has its own name.
+    if (err instanceof AirlockError && err.hint?.includes('--force')) {
+      throw new AirlockError(err.code, err.message, {
+        hint: err.hint.replaceAll('--force', '--ignore-free-space'),
+        cause: err,
+      })
+    }
+    throw err
   })
   return { ...check, estimate }
 }
