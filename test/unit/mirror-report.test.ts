@@ -39,6 +39,13 @@ describe('mirror report', () => {
     expect(exitCodeOf([img('copied')], [{ source: 'x', code: 'UNREACHABLE', message: 'down' }])).toBe(3)
   })
 
+  it('every image failed, or nothing could be listed: exit 1, not 3', () => {
+    expect(exitCodeOf([img('failed'), img('failed')], [])).toBe(1)
+    expect(exitCodeOf([], [{ source: 'x', code: 'UNREACHABLE', message: 'down' }])).toBe(1)
+    expect(exitCodeOf([img('failed')], [{ source: 'x', code: 'UNREACHABLE', message: 'down' }])).toBe(1)
+    expect(exitCodeOf([img('skipped'), img('failed')], [])).toBe(3)
+  })
+
   it('summarizes for cron mail, with the Docker Hub rate limit seen', () => {
     const lines = summaryLines(report([img('copied', 2048), img('skipped'), img('failed')]))
     expect(lines).toContain('FAILED  docker://src/a:failed -> docker://dst/m/a:failed: gone')

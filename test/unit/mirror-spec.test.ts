@@ -103,12 +103,12 @@ describe('mirror spec: the documented example', () => {
     expect(s.images[5].naming).toEqual({ kind: 'template', template: '{project}/{registry}/{path}' })
   })
 
-  it('loads from a file, and a missing file is NOT_FOUND', async () => {
+  it('loads from a file, and a missing file is bad input (INVALID_INPUT, exit 2)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'airlock-mirror-spec-'))
     try {
       await writeFile(join(dir, 'm.yaml'), EXAMPLE)
       expect((await loadMirrorSpec(join(dir, 'm.yaml'))).images).toHaveLength(6)
-      await expect(loadMirrorSpec(join(dir, 'none.yaml'))).rejects.toMatchObject({ code: 'NOT_FOUND' })
+      await expect(loadMirrorSpec(join(dir, 'none.yaml'))).rejects.toMatchObject({ code: 'INVALID_INPUT' })
     } finally {
       await rm(dir, { recursive: true, force: true })
     }

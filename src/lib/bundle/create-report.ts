@@ -28,6 +28,8 @@ export function baseReport(
     failed: count('failed'),
     bytes: images.reduce((n, i) => n + i.bytes, 0),
   }
-  const exitCode = interrupted ? 1 : totals.failed || errors.length ? 3 : 0
+  // Some images failed: 3; every one (or nothing got in): 1.
+  const allFailed = totals.failed === images.length
+  const exitCode = interrupted ? 1 : totals.failed || errors.length ? (allFailed ? 1 : 3) : 0
   return { bundle, images, totals, errors, exitCode }
 }

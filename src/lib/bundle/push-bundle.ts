@@ -182,7 +182,13 @@ export async function pushBundle(file: string, opts: PushBundleOptions = {}): Pr
       failed: count('failed'),
       bytes: images.reduce((n, i) => n + i.bytes, 0),
     }
-    return { bundle: bundle.files.base, images, totals, exitCode: signal.aborted ? 1 : totals.failed ? 3 : 0 }
+    return {
+      bundle: bundle.files.base,
+      images,
+      totals,
+      exitCode:
+        signal.aborted || (totals.failed && totals.failed === images.length) ? 1 : totals.failed ? 3 : 0,
+    }
   } finally {
     await bundle.close()
   }

@@ -92,7 +92,10 @@ export async function loadConfig(
   const given = explicit ?? env.AIRLOCK_CONFIG
   if (given) {
     const cfg = await loadYamlFile(given, ConfigSchema, 'airlock config').catch((err) => {
-      if (err instanceof AirlockError && err.code === 'NOT_FOUND') {
+      if (
+        err instanceof AirlockError &&
+        (err.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT'
+      ) {
         throw new AirlockError('INVALID_INPUT', err.message, {
           hint: explicit ? 'check the --config path' : 'AIRLOCK_CONFIG names a file that does not exist',
         })

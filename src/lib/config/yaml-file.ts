@@ -22,10 +22,11 @@ export async function loadYamlFile<T>(
     text = await readFile(file, 'utf8')
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
+    // A file the user named that is not there is bad input (exit 2), as a missing archive is.
     throw new AirlockError(
-      code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_INPUT',
+      'INVALID_INPUT',
       `cannot read ${what} ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
-      { hint: `check the path of the ${what}` },
+      { hint: `check the path of the ${what}`, cause: err },
     )
   }
   return parseYamlText(text, file, schema, what, formatHint)

@@ -5,7 +5,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AirlockError } from '../errors.js'
+import { AirlockError, localIoError } from '../errors.js'
 import type { EngineOptions } from '../transports/transport.js'
 
 export interface TempDir {
@@ -24,10 +24,30 @@ export async function makeTempDir(opts: EngineOptions, purpose: string): Promise
   try {
     path = await mkdtemp(join(root, `airlock-${purpose}-`))
   } catch (err) {
-    throw new AirlockError('INVALID_INPUT', `cannot create a temporary directory in ${root}`, {
-      cause: err,
-      hint: 'set TMPDIR (or the temporary directory option) to a writable directory with room for the image',
-    })
+    const code = (err as NodeJS.ErrnoException).code
+    const hint =
+      'set TMPDIR (or the temporary directory option) to a writable directory with room for the image'
+    // A directory that is not there is bad input (exit 2); permission or a read-only disk is IO_FAILED (1).
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new AirlockError(
+        'INVALID_INPUT',
+        `cannot create a temporary directory in ${root}: it does not exist`,
+        {
+          cause: err,
+          hint,
+        },
+      )
+    }
+    const io = localIoError(err, root)
+    throw io
+      ? new AirlockError('IO_FAILED', io.message, {
+          cause: err,
+          hint,
+        })
+      : new AirlockError('INVALID_INPUT', `cannot create a temporary directory in ${root}`, {
+          cause: err,
+          hint,
+        })
   }
   let removed: Promise<void> | undefined
   return {

@@ -19,9 +19,14 @@ export function totalsOf(images: ImageReport[]): MirrorReport['totals'] {
   return t
 }
 
-/** 0 when everything listed and copied (or was already there), 3 when anything failed. */
+/**
+ * 0 when everything listed and copied (or was already there), 3 when some failed, 1 when nothing
+ * succeeded (every image failed, or every source failed to list).
+ */
 export function exitCodeOf(images: ImageReport[], errors: MirrorReport['errors']): number {
-  return errors.length || images.some((i) => i.action === 'failed') ? 3 : 0
+  const failed = images.filter((i) => i.action === 'failed').length
+  if (!errors.length && !failed) return 0
+  return failed === images.length ? 1 : 3
 }
 
 /** Lines for a terminal or cron mail: one per image that did something or failed, then totals. */

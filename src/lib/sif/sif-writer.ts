@@ -13,7 +13,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { type FileHandle, open, rename, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import { AirlockError, isAirlockError, toAirlockError } from '../errors.js'
+import { AirlockError, isAirlockError, localIoError, toAirlockError } from '../errors.js'
 import { run } from '../exec.js'
 import { sha256OfFile } from '../sha256-file.js'
 import { archCode, DataType, DETERMINISTIC_TIME, FsType, NAME_LENGTH, PartType } from './sif-format.js'
@@ -174,10 +174,8 @@ function openError(err: unknown, out: string): AirlockError {
       cause: err,
     })
   }
-  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-    return new AirlockError('DENIED', `cannot write ${out}: permission denied`, { cause: err })
-  }
-  return toAirlockError(err, `cannot write ${out}`)
+  // Permission, read-only or full disk: IO_FAILED naming the path, with a hint (exit 1).
+  return localIoError(err, out) ?? toAirlockError(err, `cannot write ${out}`)
 }
 
 /** Partition from a finished squashfs: prefix first, then the copy; hashed as it is written. */

@@ -15,7 +15,7 @@ import { basename, dirname, join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { type Header, pack } from 'tar-stream'
-import { AirlockError } from '../../errors.js'
+import { AirlockError, localIoError } from '../../errors.js'
 import { PositionalWriteStream } from './file-range.js'
 
 /** Bytes tar-stream's finalize() appends: two zero blocks (end of archive). */
@@ -46,16 +46,27 @@ export class TarFileWriter {
       fh = await open(tmp, 'wx', 0o644)
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
-      throw new AirlockError(
-        code === 'ENOENT' ? 'NOT_FOUND' : 'INVALID_INPUT',
-        `${what}: cannot create a file in ${dirname(file)}: ${(err as Error).message}`,
-        {
-          hint:
-            code === 'ENOENT'
-              ? 'the directory does not exist; create it first'
-              : 'check that the directory is writable',
-          cause: err,
-        },
+      // A directory that is not there is bad input (exit 2); a disk or permission failure is IO_FAILED.
+      if (code === 'ENOENT' || code === 'ENOTDIR') {
+        throw new AirlockError(
+          'INVALID_INPUT',
+          `${what}: cannot write ${file}: ${dirname(file)} does not exist`,
+          {
+            hint: 'create the directory first, or choose another output path',
+            cause: err,
+          },
+        )
+      }
+      throw (
+        localIoError(err, file) ??
+        new AirlockError(
+          'INVALID_INPUT',
+          `${what}: cannot create a file in ${dirname(file)}: ${(err as Error).message}`,
+          {
+            hint: 'check that the directory is writable',
+            cause: err,
+          },
+        )
       )
     }
     return new TarFileWriter(file, tmp, fh, what)
