@@ -61,7 +61,8 @@ ${EXIT_CODES_HELP}`
       helpValue: 'FILE',
     }),
     jobs: jobsFlag,
-    verbose: Flags.boolean({ char: 'v', description: 'List skipped images too.' }),
+    verbose: Flags.boolean({ description: 'List skipped images too (-v is --version, as in podman).' }),
+    quiet: Flags.boolean({ char: 'q', description: 'No progress; only the summary and errors.' }),
   }
 
   async run(): Promise<void> {
@@ -79,7 +80,7 @@ ${EXIT_CODES_HELP}`
       onImage: this.jsonMode
         ? undefined
         : (r) => {
-            if (r.action === 'copied' || r.action === 'failed')
+            if ((r.action === 'copied' && !flags.quiet) || r.action === 'failed')
               process.stderr.write(
                 `${r.action} ${r.source} -> ${r.target}${r.error ? `: ${r.error.message}` : ''}\n`,
               )

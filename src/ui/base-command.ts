@@ -3,20 +3,20 @@
  * (src/lib/errors.ts; docs/architecture.md, the error model), and an AbortSignal that SIGINT/SIGTERM/SIGHUP
  * trigger so work stops cleanly (no tag is written after an interrupt).
  */
-import { Command, Flags } from '@oclif/core'
+import { Command, Flags, type Interfaces } from '@oclif/core'
 import { AirlockError, EXIT, toAirlockError } from '../lib/errors.js'
 import { closeAgents } from '../lib/transports/registry/agent-pool.js'
+import { observeRequests } from '../lib/transports/registry/client.js'
 import { redact } from './redact.js'
+
+type FlagOutput = Interfaces.OutputFlags<Interfaces.FlagInput>
+type ArgOutput = Interfaces.OutputArgs<Interfaces.ArgInput>
 
 /** Ctrl-C, kill and Slurm's time limit (SIGTERM), a closed terminal or ssh session (SIGHUP). */
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 export const EXIT_CODES_HELP = `EXIT CODES
-  0 ok
-  1 failed (also when every image of a mirror, bundle or push failed; a disk or permission error)
-  2 bad input or usage (also a file or directory given that does not exist)
-  3 partly failed (some images failed, others were done)
-  4 over quota, 5 verification failed`
+  0 ok, 1 failed, 2 bad input or usage, 3 partly failed, 4 over quota, 5 verification failed`
 
 export abstract class AirlockCommand extends Command {
   static override baseFlags = {
@@ -25,12 +25,14 @@ export abstract class AirlockCommand extends Command {
       helpGroup: 'GLOBAL',
     }),
     debug: Flags.boolean({
-      description: 'Show stack traces and HTTP details of errors.',
+      description:
+        'Print each registry request (method, URL, status) on stderr, and stack traces of errors; also before the command (airlock --debug copy ...).',
       helpGroup: 'GLOBAL',
     }),
   }
 
   protected abortController = new AbortController()
+  private stopObserving?: () => void
   private onSignal = (sig: NodeJS.Signals) => {
     if (this.abortController.signal.aborted) process.exit(130)
     this.abortController.abort(new AirlockError('INTERRUPTED', `interrupted by ${sig}; nothing was tagged`))
@@ -49,10 +51,44 @@ export abstract class AirlockCommand extends Command {
     // `on`, not `once`: execa loads signal-exit, which re-raises a signal (killing the process before
     // any cleanup) when it finds itself the only listener left, as it would after a `once` fired.
     for (const sig of SIGNALS) process.on(sig, this.onSignal)
+    if (this.debugMode) {
+      this.stopObserving = observeRequests((r) =>
+        process.stderr.write(redact(`debug: ${r.method} ${r.host}${r.path} ${r.status}\n`)),
+      )
+    }
+  }
+
+  /**
+   * Arguments come from the command line only: oclif would otherwise fill a missing argument
+   * from piped stdin (`echo host/x:2 | airlock copy SRC` copying to host/x:2, `airlock load <
+   * image.tar` taking the archive's bytes as its path). Commands that read stdin say so (`-`,
+   * --password-stdin, load without a file).
+   */
+  protected override async parse<F extends FlagOutput, B extends FlagOutput, A extends ArgOutput>(
+    options?: Interfaces.Input<F, B, A>,
+    argv?: string[],
+  ): Promise<Interfaces.ParserOutput<F, B, A>> {
+    const o = options ?? (this.ctor as unknown as Interfaces.Input<F, B, A>)
+    const args = Object.fromEntries(
+      Object.entries(o.args ?? {}).map(([k, a]) => [k, { ...a, ignoreStdin: true }]),
+    )
+    // Picked one by one: a command class's inherited statics (baseFlags) are not own properties.
+    const input = {
+      flags: o.flags,
+      baseFlags: o.baseFlags,
+      constraints: o.constraints,
+      enableJsonFlag: o.enableJsonFlag,
+      strict: o.strict,
+      context: o.context,
+      '--': o['--'],
+      args,
+    }
+    return super.parse(input as Interfaces.Input<F, B, A>, argv)
   }
 
   override async finally(err: Error | undefined): Promise<void> {
     for (const sig of SIGNALS) process.off(sig, this.onSignal)
+    this.stopObserving?.()
     await closeAgents()
     return super.finally(err)
   }

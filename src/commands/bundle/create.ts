@@ -56,12 +56,14 @@ ${EXIT_CODES_HELP}`
       description: "Images fetched at once (default 4, or the spec's).",
     }),
     jobs: jobsFlag,
+    quiet: Flags.boolean({ char: 'q', description: 'No progress; only the summary and errors.' }),
     ...registryFlags,
   }
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(BundleCreate)
-    const tty = progressTty()
+    // --quiet: no bar and no line per image; failures are listed at the end, as on a terminal.
+    const tty = progressTty() || flags.quiet
     const line = (r: BundleImageReport) => {
       const what =
         r.action === 'added'
@@ -72,7 +74,7 @@ ${EXIT_CODES_HELP}`
     }
     const report = await withByteProgress(
       `Bundling into ${flags.output}`,
-      { quiet: this.jsonMode, what: 'fetched', plainWhat: 'fetched' },
+      { quiet: this.jsonMode || flags.quiet, what: 'fetched', plainWhat: 'fetched' },
       (onProgress) =>
         createBundle({
           output: flags.output,

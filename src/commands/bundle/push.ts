@@ -49,12 +49,14 @@ ${EXIT_CODES_HELP}`
     }),
     'dry-run': Flags.boolean({ description: 'Show where each image would go; send nothing.' }),
     jobs: jobsFlag,
+    quiet: Flags.boolean({ char: 'q', description: 'No progress; only the summary and errors.' }),
     ...registryFlags,
   }
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(BundlePush)
-    const tty = progressTty()
+    // --quiet: no bar and no line per image; failures are listed at the end, as on a terminal.
+    const tty = progressTty() || flags.quiet
     const line = (i: PushedImage) => {
       const size = i.action === 'pushed' ? ` (${formatBytes(i.bytes)} sent)` : ''
       const error = i.error ? `: ${i.error.message}${i.error.hint ? `\n  hint: ${i.error.hint}` : ''}` : ''
@@ -62,7 +64,7 @@ ${EXIT_CODES_HELP}`
     }
     const r = await withByteProgress(
       `Pushing ${args.file}`,
-      { quiet: this.jsonMode || flags['dry-run'], what: 'sent', plainWhat: 'sent' },
+      { quiet: this.jsonMode || flags['dry-run'] || flags.quiet, what: 'sent', plainWhat: 'sent' },
       (onProgress) =>
         pushBundle(args.file, {
           to: flags.to,

@@ -1,4 +1,4 @@
-import { Args } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
 import { verifyBundle } from '../../lib/bundle/verify-bundle.js'
 import { EXIT } from '../../lib/errors.js'
 import { AirlockCommand, EXIT_CODES_HELP } from '../../ui/base-command.js'
@@ -19,12 +19,15 @@ ${EXIT_CODES_HELP}`
   static override args = {
     file: Args.string({ required: true, description: 'The bundle (or its first part).' }),
   }
+  static override flags = {
+    quiet: Flags.boolean({ char: 'q', description: 'No progress; only the summary and errors.' }),
+  }
 
   async run(): Promise<void> {
-    const { args } = await this.parse(BundleVerify)
+    const { args, flags } = await this.parse(BundleVerify)
     const r = await withByteProgress(
       `Verifying ${args.file}`,
-      { quiet: this.jsonMode, what: 'hashed', plainWhat: 'hashed' },
+      { quiet: this.jsonMode || flags.quiet, what: 'hashed', plainWhat: 'hashed' },
       (onProgress) => verifyBundle(args.file, { signal: this.abortController.signal, onProgress }),
     )
     if (this.jsonMode) this.printJson(r)

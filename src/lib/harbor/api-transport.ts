@@ -10,6 +10,7 @@
 import { findCredentials } from '../auth/auth-files.js'
 import { AirlockError } from '../errors.js'
 import { bodyReadError, isTransientError, RetryPolicy, TryAgain, withRetries } from '../http/retry.js'
+import { notifyRequest } from '../transports/registry/client.js'
 import { HostHttp, type HttpRequest, type HttpResponse, isLoopbackHost } from '../transports/registry/http.js'
 import type { Credentials, RegistryOptions } from '../transports/registry/options.js'
 import { harborError } from './api-errors.js'
@@ -123,6 +124,7 @@ export class HarborApi {
       }
       const path = `${API_BASE}${spec.path.split('?')[0]}`
       this.options.onRequest?.({ method: spec.method, host: this.host, path, status: res.status })
+      notifyRequest({ method: spec.method, host: this.host, path, status: res.status })
       let bytes: Buffer
       try {
         bytes = spec.method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer())

@@ -21,6 +21,23 @@ import { RegistryAuth } from './auth.js'
 import { HostHttp, type HttpRequest, type HttpResponse } from './http.js'
 import type { Credentials, RegistryOptions } from './options.js'
 
+type RequestInfo = Parameters<NonNullable<RegistryOptions['onRequest']>>[0]
+const requestObservers = new Set<(info: RequestInfo) => void>()
+
+/**
+ * Observe every registry and Harbor API request of this process, whatever options built its
+ * client (`--debug` prints them; src/ui/base-command.ts). Returns the function that stops it.
+ */
+export function observeRequests(fn: (info: RequestInfo) => void): () => void {
+  requestObservers.add(fn)
+  return () => requestObservers.delete(fn)
+}
+
+/** Tell the process-wide observers about one answered request. */
+export function notifyRequest(info: RequestInfo): void {
+  for (const fn of requestObservers) fn(info)
+}
+
 export interface RequestSpec {
   method: HttpRequest['method']
   url: string
@@ -127,13 +144,15 @@ export class RegistryClient {
       release?.()
       const path = spec.url.startsWith('http') ? new URL(spec.url).pathname : spec.url.split('?')[0]
       const remaining = res.headers['ratelimit-remaining']
-      this.options.onRequest?.({
+      const info = {
         method: spec.method,
         host: this.host,
         path,
         status: res.status,
         ...(typeof remaining === 'string' ? { rateLimitRemaining: remaining } : {}),
-      })
+      }
+      this.options.onRequest?.(info)
+      notifyRequest(info)
       if (res.status === 401 && !reauthed && replayable) {
         await res.body.dump()
         reauthed = true
