@@ -16,7 +16,11 @@ type ArgOutput = Interfaces.OutputArgs<Interfaces.ArgInput>
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
 export const EXIT_CODES_HELP = `EXIT CODES
-  0 ok, 1 failed, 2 bad input or usage, 3 partly failed, 4 over quota, 5 verification failed`
+  0 ok
+  1 failed (also when every image of a mirror, bundle or push failed; a disk or permission error)
+  2 bad input or usage (also a file or directory given that does not exist)
+  3 partly failed (some images failed, others were done)
+  4 over quota, 5 verification failed`
 
 export abstract class AirlockCommand extends Command {
   static override baseFlags = {
