@@ -433,9 +433,14 @@ done
 root=$(cd -P -- "\${self%/*}/.." && pwd) || exit 127
 # V8's compiled code of the modules is kept between runs (Node's compile cache): --help starts
 # about 15 % sooner. Set NODE_COMPILE_CACHE to move it, NODE_DISABLE_COMPILE_CACHE=1 to turn it off.
+# Only where that directory is there and writable, or can be made: with a $HOME that cannot be
+# created (read-only, under a file) Node 24 loops at 100 % CPU trying to create it.
 if [ -z "\${NODE_COMPILE_CACHE-}" ] && [ -n "\${HOME-}" ]; then
-  NODE_COMPILE_CACHE=\${XDG_CACHE_HOME:-$HOME/.cache}/airlock/node-compile-cache
-  export NODE_COMPILE_CACHE
+  cache=\${XDG_CACHE_HOME:-$HOME/.cache}/airlock/node-compile-cache
+  if { [ -d "$cache" ] || mkdir -p -- "$cache" 2>/dev/null; } && [ -w "$cache" ]; then
+    NODE_COMPILE_CACHE=$cache
+    export NODE_COMPILE_CACHE
+  fi
 fi
 if [ ! -x "$root/runtime/node" ]; then
   echo "airlock: $root/runtime/node is missing: run bin/airlock inside an unpacked release (a symlink to it works, a copy does not)" >&2

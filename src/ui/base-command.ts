@@ -8,6 +8,7 @@ import { AirlockError, EXIT, toAirlockError } from '../lib/errors.js'
 import { closeAgents } from '../lib/transports/registry/agent-pool.js'
 import { observeRequests } from '../lib/transports/registry/client.js'
 import { redact } from './redact.js'
+import { isParseError, usageErrorText } from './usage-error.js'
 
 type FlagOutput = Interfaces.OutputFlags<Interfaces.FlagInput>
 type ArgOutput = Interfaces.OutputArgs<Interfaces.ArgInput>
@@ -107,6 +108,10 @@ export abstract class AirlockCommand extends Command {
       if (err.message.startsWith('EEXIT')) throw err
       if (this.jsonMode) {
         this.printJson({ error: { code: 'INVALID_INPUT', message: redact(err.message) } })
+        this.exit(EXIT.USAGE)
+      }
+      if (isParseError(err)) {
+        process.stderr.write(redact(usageErrorText(err, this.config.bin, this.ctor)))
         this.exit(EXIT.USAGE)
       }
       throw err

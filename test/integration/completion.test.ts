@@ -37,8 +37,14 @@ beforeAll(async () => {
   }
   // The steps of docs/install.md: build the completion files, hook them into both shells' rc files.
   ok(await run('airlock', ['autocomplete', '-r'], env), 'airlock autocomplete -r')
-  ok(await run('bash', ['-c', 'printf "$(airlock autocomplete script bash)" >> ~/.bashrc'], env), 'bashrc')
-  ok(await run('bash', ['-c', 'printf "$(airlock autocomplete script zsh)" >> ~/.zshrc'], env), 'zshrc')
+  ok(
+    await run('bash', ['-c', `printf '\\n%s\\n' "$(airlock autocomplete script bash)" >> ~/.bashrc`], env),
+    'bashrc',
+  )
+  ok(
+    await run('bash', ['-c', `printf '\\n%s\\n' "$(airlock autocomplete script zsh)" >> ~/.zshrc`], env),
+    'zshrc',
+  )
 })
 
 afterAll(() => {

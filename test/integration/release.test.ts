@@ -102,8 +102,10 @@ beforeAll(async () => {
 
   tools = path.join(tmp, 'tools')
   mkdirSync(tools)
-  // readlink: what the launcher uses to follow symlinks. Nothing else: no node, no npm.
+  // readlink: what the launcher uses to follow symlinks; mkdir: to make its compile cache directory.
+  // Nothing else: no node, no npm.
   symlinkSync('/usr/bin/readlink', path.join(tools, 'readlink'))
+  symlinkSync('/usr/bin/mkdir', path.join(tools, 'mkdir'))
   const home = path.join(tmp, 'home')
   mkdirSync(home)
   env = { PATH: tools, HOME: home, LANG: 'C.UTF-8' }
@@ -160,7 +162,13 @@ describe('release tarballs', () => {
     expect(Object.keys(manifest.commands)).toEqual(expect.arrayContaining(['copy', 'inspect', 'mirror']))
     // Production dependencies are there, development ones are not.
     const nm = path.join(host, 'node_modules')
-    for (const dep of ['@oclif/core', '@oclif/plugin-autocomplete', '@aws-sdk/client-s3', 'zod'])
+    for (const dep of [
+      '@oclif/core',
+      '@oclif/plugin-autocomplete',
+      '@oclif/plugin-help',
+      '@aws-sdk/client-s3',
+      'zod',
+    ])
       expect(existsSync(path.join(nm, dep, 'package.json')), dep).toBe(true)
     for (const dev of ['typescript', 'vitest', 'oclif', 'tsx', '@biomejs', '@types/node', 'cpu-features'])
       expect(existsSync(path.join(nm, dev)), dev).toBe(false)
@@ -223,6 +231,30 @@ describe(`the unpacked linux-${HOST} release, run without Node on PATH`, () => {
     expect(
       readdirSync(path.join(env.HOME!, '.cache', 'airlock', 'node-compile-cache')).length,
     ).toBeGreaterThan(0)
+  })
+
+  it('answers at once when $HOME cannot be created (no compile cache then)', async () => {
+    const bin = path.join(host, 'bin', 'airlock')
+    const file = path.join(tmp, 'a-file')
+    writeFileSync(file, '')
+    // Nothing below these can be made: under a regular file (ENOTDIR), and in /proc (ENOENT, on
+    // which Node's recursive mkdir of the compile cache loops at 100 % CPU, as for a home that an
+    // automounter does not provide).
+    for (const home of [path.join(file, 'home'), '/proc/airlock-nonexistent/home']) {
+      for (const args of [['--version'], ['copy', '--help']]) {
+        const r = await run(bin, args, { env: { ...env, HOME: home }, cwd: tmp, timeoutMs: 15_000 })
+        expect(r.timedOut, `${args.join(' ')} with HOME=${home} hung`).toBe(false)
+        expect(ok(r, args.join(' ')).stdout).toContain('airlock')
+      }
+    }
+  })
+
+  it('help, help copy and -h work from the tarball (the help plugin is shipped)', async () => {
+    const bin = path.join(host, 'bin', 'airlock')
+    const help = ok(await run(bin, ['help', 'copy'], { env, cwd: tmp }), 'help copy')
+    expect(help.stdout).toContain('$ airlock copy SOURCE DESTINATION')
+    const h = ok(await run(bin, ['-h'], { env, cwd: tmp }), '-h')
+    expect(h.stdout).toContain('USAGE\n  $ airlock [COMMAND]')
   })
 
   it('inspects and copies a generated image from a local registry', async () => {
