@@ -1,10 +1,13 @@
 /**
  * Progress of one long stream of bytes (the SIF converter, uploads, downloads, bundles): a listr2
- * line with a bar on a TTY, a plain line every 10 seconds otherwise (cron, CI, batch jobs).
+ * line on a TTY (a bar when the total is known, bytes, speed, time left, the phase), a plain line
+ * every 10 seconds otherwise (cron, CI, batch jobs). Both on stderr only (listr-stderr.ts).
  */
 import { formatBytes } from './format.js'
+import { formatEta, Rate, stderrListrOptions } from './listr-stderr.js'
 
-export type ByteProgress = (done: number, total: number) => void
+/** Bytes done of total (0 when not known); `phase` names the step under way when it changes. */
+export type ByteProgress = (done: number, total: number, phase?: string) => void
 
 /** Whether progress is drawn as a live bar (stderr is a terminal wide enough) rather than plain lines. */
 export function progressTty(): boolean {
@@ -18,42 +21,61 @@ export async function withByteProgress<T>(
     tty?: boolean
     /** What the bytes are, after the count: default "of the root filesystem" (the SIF converter). */
     what?: string
-    /** Plain-line wording, default `what`, else "(compressed) through the converter". */
+    /** Plain-line wording, default `what`, else "of the root filesystem through the converter". */
     plainWhat?: string
+    /**
+     * False when the total is only a guess of another measure (the SIF converter counts the
+     * uncompressed root filesystem; the total it knows is the compressed layers): no bar, no time left.
+     */
+    totalKnown?: boolean
+    /** The phase shown before the first count arrives (default none: "starting…"). */
+    phase?: string
   },
   work: (onBytes: ByteProgress) => Promise<T>,
 ): Promise<T> {
   if (opts.quiet) return work(() => undefined)
   const tty = opts.tty ?? progressTty()
+  const what = opts.what ?? 'of the root filesystem'
+  const totalKnown = opts.totalKnown ?? true
   if (!tty) {
     process.stderr.write(`${title}\n`)
     let last = Date.now()
-    return work((done, total) => {
+    let lastPhase = opts.phase
+    return work((done, total, phase) => {
+      if (phase && phase !== lastPhase) {
+        lastPhase = phase
+        process.stderr.write(`  ${phase}\n`)
+      }
       if (Date.now() - last < 10_000) return
       last = Date.now()
+      const of = totalKnown && total > 0 ? ` of ${formatBytes(total)}` : ''
       process.stderr.write(
-        `  ${formatBytes(done)} of about ${formatBytes(total)} ${opts.plainWhat ?? opts.what ?? '(compressed) through the converter'}\n`,
+        `  ${formatBytes(done)}${of} ${opts.plainWhat ?? (opts.what ? what : 'of the root filesystem through the converter')}\n`,
       )
     })
   }
-  const { Listr, ListrLogger, ProcessOutput } = await import('listr2')
-  let done = 0
-  let total = 0
+  const { Listr } = await import('listr2')
+  const state: { done: number; total: number; phase?: string } = { done: 0, total: 0, phase: opts.phase }
+  const rate = new Rate()
   let result: T | undefined
   await new Listr(
     [
       {
         title,
         task: async (_ctx, task) => {
+          const draw = () => {
+            task.output = byteLine(state, rate.perSecond(), what, totalKnown)
+          }
+          draw()
           const timer = setInterval(() => {
-            const f = total > 0 ? Math.min(1, done / total) : 0
-            const n = Math.round(f * 24)
-            task.output = `[${'#'.repeat(n)}${'-'.repeat(24 - n)}] ${formatBytes(done)} ${opts.what ?? 'of the root filesystem'}`
+            rate.add(state.done)
+            draw()
           }, 100)
           try {
-            result = await work((d, t) => {
-              done = d
-              total = t
+            result = await work((d, t, phase) => {
+              state.done = d
+              state.total = t
+              if (phase) state.phase = phase
             })
           } finally {
             clearInterval(timer)
@@ -62,13 +84,30 @@ export async function withByteProgress<T>(
         rendererOptions: { outputBar: true },
       },
     ],
-    {
-      exitOnError: true,
-      registerSignalListeners: false,
-      rendererOptions: {
-        logger: new ListrLogger({ processOutput: new ProcessOutput(process.stderr, process.stderr) }),
-      },
-    },
+    await stderrListrOptions(),
   ).run()
   return result as T
+}
+
+/** One progress line: the phase, then (once bytes move) a bar when the total is known, bytes, speed, time left. */
+export function byteLine(
+  s: { done: number; total: number; phase?: string },
+  speed: number | undefined,
+  what: string,
+  totalKnown: boolean,
+): string {
+  // Never "0 B / 0 B": until bytes move, the phase alone.
+  if (s.done <= 0) return `${s.phase ?? 'starting'}…`
+  const known = totalKnown && s.total > 0
+  let line = s.phase ? `${s.phase}: ` : ''
+  if (known) {
+    const f = Math.min(1, s.done / s.total)
+    const n = Math.round(f * 24)
+    line += `[${'#'.repeat(n)}${'-'.repeat(24 - n)}] ${formatBytes(s.done)} / ${formatBytes(s.total)} ${what}`
+  } else line += `${formatBytes(s.done)} ${what}`
+  if (speed !== undefined) {
+    line += `, ${formatBytes(speed)}/s`
+    if (known && speed > 0 && s.done < s.total) line += `, ${formatEta((s.total - s.done) / speed)} left`
+  }
+  return line
 }

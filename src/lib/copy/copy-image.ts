@@ -235,6 +235,7 @@ async function run(
       digest: plan.manifest.digest,
       platform: formatPlatform(plan.platform),
       blobs: descs.map((d) => d.digest),
+      sizes: descs.map((d) => d.size),
       bytes: descs.reduce((n, d) => n + d.size, 0),
       present: plan.present,
     })

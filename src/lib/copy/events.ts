@@ -2,7 +2,16 @@
 export type CopyEvent =
   | { type: 'resolved'; source: string; destination: string; digest: string; mediaType: string }
   | { type: 'up-to-date'; digest: string }
-  | { type: 'image'; digest: string; platform: string; blobs: string[]; bytes: number; present: boolean }
+  | {
+      type: 'image'
+      digest: string
+      platform: string
+      /** The image's blobs (config and layers) and their sizes, in manifest order; a blob may repeat. */
+      blobs: string[]
+      sizes: number[]
+      bytes: number
+      present: boolean
+    }
   | { type: 'blob-start'; digest: string; size: number }
   | { type: 'blob-progress'; digest: string; delta: number }
   | { type: 'blob-done'; digest: string; size: number; action: 'copied' | 'exists' | 'mounted' }
