@@ -113,7 +113,7 @@ describe('airlock load, as podman load', () => {
   it('with no archive on a terminal, is a usage error naming -i', async () => {
     const r = await underTty(cli('load'), podmanEnv())
     expect(r.code).toBe(2)
-    expect(r.output).toContain('-i')
+    expect(r.output).toContain('airlock load -i FILE')
   })
 })
 
