@@ -19,6 +19,11 @@ export const s3Flags = {
     allowNo: true,
     description: 'Path-style addressing (HOST/BUCKET/KEY); default: on with an endpoint, off for AWS.',
   }),
+  'ca-bundle': Flags.string({
+    description:
+      "PEM file of the CAs to trust for an HTTPS endpoint, as the AWS CLI's --ca-bundle (default: AWS_CA_BUNDLE, then ca_bundle of the profile).",
+    helpValue: 'FILE',
+  }),
 }
 
 export function s3Connection(flags: {
@@ -26,6 +31,7 @@ export function s3Connection(flags: {
   region?: string
   profile?: string
   'path-style'?: boolean
+  'ca-bundle'?: string
 }): S3ConnectionOptions {
   // The SDK prints a Node-version notice on stderr when a client is made; a CLI user cannot act on it.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
@@ -34,5 +40,6 @@ export function s3Connection(flags: {
     region: flags.region,
     profile: flags.profile,
     pathStyle: flags['path-style'],
+    caBundle: flags['ca-bundle'],
   }
 }

@@ -12,7 +12,14 @@
  * Credentials: the SDK's default chain (env, `AWS_PROFILE` and ~/.aws files, SSO, process, web
  * identity, container and instance metadata). They are looked up once up front, so a missing
  * credential is a clear INVALID_INPUT before any byte is read.
+ * CA bundle: `caBundle` option (`--ca-bundle`), else `AWS_CA_BUNDLE`, else `ca_bundle` of the
+ * profile in ~/.aws/config (AWS_CONFIG_FILE), as the AWS CLI reads them
+ * (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-options.html#cli-configure-options-ca_bundle);
+ * like the AWS CLI, the bundle replaces the default CAs for HTTPS endpoints.
  */
+import { readFileSync } from 'node:fs'
+import { homedir } from 'node:os'
+import path from 'node:path'
 import { S3Client } from '@aws-sdk/client-s3'
 import { AirlockError } from '../errors.js'
 import { resolveEndpoint } from './s3-endpoint.js'
@@ -32,6 +39,60 @@ export interface S3ConnectionOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   /** Seconds to wait for a TCP connection (default 10). */
   connectTimeoutSeconds?: number
+  /** PEM file of the CAs to trust for HTTPS (`--ca-bundle`; default AWS_CA_BUNDLE, then the profile's ca_bundle). */
+  caBundle?: string
+}
+
+/** `ca_bundle` of `profile` in the AWS config file (`[default]` or `[profile NAME]`), if any. */
+function profileCaBundle(env: NodeJS.ProcessEnv, profile: string): string | undefined {
+  const file = env.AWS_CONFIG_FILE || path.join(env.HOME || homedir(), '.aws', 'config')
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch {
+    return undefined
+  }
+  let inProfile = false
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/[#;].*$/, '').trim()
+    const section = /^\[\s*(.+?)\s*\]$/.exec(line)
+    if (section) {
+      const name = (section[1] as string).replace(/^profile\s+/, '')
+      inProfile = name === profile
+      continue
+    }
+    const kv = /^ca_bundle\s*=\s*(.+)$/.exec(line)
+    if (inProfile && kv) return kv[1]
+  }
+  return undefined
+}
+
+/** The CA bundle to use and where it was named, by the AWS CLI's order. */
+function resolveCaBundle(
+  opts: S3ConnectionOptions,
+  env: NodeJS.ProcessEnv,
+  profile: string | undefined,
+): { pem: string; file: string } | undefined {
+  const fromProfile = () => {
+    const p = profile || 'default'
+    const f = profileCaBundle(env, p)
+    return f ? { file: f, from: `ca_bundle of profile "${p}"` } : undefined
+  }
+  const chosen = opts.caBundle
+    ? { file: opts.caBundle, from: '--ca-bundle' }
+    : env.AWS_CA_BUNDLE
+      ? { file: env.AWS_CA_BUNDLE, from: 'AWS_CA_BUNDLE' }
+      : fromProfile()
+  if (!chosen) return undefined
+  const file = chosen.file.replace(/^~(?=\/|$)/, env.HOME || homedir())
+  try {
+    return { pem: readFileSync(file, 'utf8'), file }
+  } catch (err) {
+    throw new AirlockError('INVALID_INPUT', `cannot read the CA bundle ${file} (${chosen.from})`, {
+      cause: err,
+      hint: 'give a readable PEM file of the CA certificates that signed the S3 endpoint',
+    })
+  }
 }
 
 export interface S3Connection {
@@ -56,6 +117,7 @@ export async function connectS3(opts: S3ConnectionOptions = {}): Promise<S3Conne
   const pathStyle = opts.pathStyle ?? endpoint !== undefined
   const label = endpoint ? endpoint.host : 'AWS S3'
   const profile = opts.profile ?? env.AWS_PROFILE
+  const ca = resolveCaBundle(opts, env, profile)
 
   const make = (region: string | undefined) =>
     new S3Client({
@@ -77,7 +139,12 @@ export async function connectS3(opts: S3ConnectionOptions = {}): Promise<S3Conne
       responseChecksumValidation: 'WHEN_REQUIRED',
       // The SDK warns through console when given no logger; the library never prints.
       logger: silentLogger,
-      requestHandler: { connectionTimeout: (opts.connectTimeoutSeconds ?? 10) * 1000 },
+      requestHandler: {
+        connectionTimeout: (opts.connectTimeoutSeconds ?? 10) * 1000,
+        // The SDK's NodeHttpHandler takes https.Agent options; `ca` replaces Node's roots, as the
+        // AWS CLI's ca_bundle replaces its default bundle.
+        ...(ca ? { httpsAgent: { keepAlive: true, maxSockets: 50, ca: ca.pem } } : {}),
+      },
     })
 
   let region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION

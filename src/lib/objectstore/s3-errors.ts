@@ -26,6 +26,17 @@ const NETWORK = new Set([
   'EPIPE',
 ])
 
+const TLS_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+])
+
 export function isAbortError(err: unknown): boolean {
   const e = err as SdkError | undefined
   return e?.name === 'AbortError' || e?.code === 'ABORT_ERR'
@@ -70,6 +81,17 @@ export function s3Error(err: unknown, what: string, endpoint: string): AirlockEr
     })
   }
   if (isAbortError(err)) return new AirlockError('INTERRUPTED', `${what} was interrupted`, { cause: err })
+  if (e.code && TLS_CODES.has(e.code)) {
+    return new AirlockError(
+      'TLS_FAILED',
+      `${what}: TLS certificate of ${endpoint} could not be verified (${e.code})`,
+      {
+        cause: err,
+        // As the AWS CLI: https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-options.html#cli-configure-options-ca_bundle
+        hint: "give the CA that signed the endpoint's certificate with --ca-bundle FILE, AWS_CA_BUNDLE=FILE or ca_bundle = FILE in the profile of ~/.aws/config",
+      },
+    )
+  }
   if (e.code && NETWORK.has(e.code)) {
     return new AirlockError('UNREACHABLE', `${what}: cannot reach ${endpoint} (${e.code})`, {
       cause: err,
