@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { writeLegacyDockerArchive } from '../helpers/archives.js'
 import { BIN, isolatedEnv } from '../helpers/cli.js'
 import { type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
 import { makePodman, type Podman } from '../helpers/podman.js'
@@ -45,6 +46,9 @@ beforeAll(async () => {
     await makeImage({ layerSizes: [60_000_000], compress: false, seed: 1617 }),
   )
   await podman.run(['pull', '-q', '--tls-verify=false', `${reg.host}/big/save:1`])
+  // For `load` of a docker-archive, interrupted while podman reads the staged image in.
+  const archived = await makeImage({ layerSizes: [40_000_000], compress: false, seed: 1630 })
+  await writeLegacyDockerArchive(join(dir, 'archive.tar'), [{ image: archived, repoTags: ['archived:1'] }])
   // For `pull` interrupted while podman itself reads the staged image in: one image per case.
   for (const [i, name] of ['load-SIGINT', 'load-SIGTERM', 'load-tty'].entries())
     await pushRaw(
@@ -95,7 +99,7 @@ async function underWay(what: Command, c: Case, child: ChildProcess, since: numb
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`airlock ended before the interrupt: ${output()}`)
-    if (what === 'load') {
+    if (what === 'load' || what === 'load-archive') {
       if (processesOf(c).some((l) => / pull --quiet dir:/.test(l))) {
         await sleep(200)
         return
@@ -146,11 +150,21 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, detached: bool
   return { child, end, output: () => output }
 }
 
-type Command = 'docker-archive' | 'oci-archive' | 'oci' | 'pull' | 'save' | 'load' | 'bundle' | 'mirror'
+type Command =
+  | 'docker-archive'
+  | 'oci-archive'
+  | 'oci'
+  | 'pull'
+  | 'save'
+  | 'load'
+  | 'bundle'
+  | 'mirror'
+  | 'load-archive'
 
 function argsOf(what: Command, c: Case, name = ''): string[] {
   if (what === 'load') return ['pull', '--engine', 'podman', `${reg.host}/big/${name.toLowerCase()}:1`]
   const src = `docker://${proxy.host}/big/app:1`
+  if (what === 'load-archive') return ['load', '--engine', 'podman', join(dir, 'archive.tar')]
   if (what === 'oci')
     return [
       'copy',
@@ -224,6 +238,7 @@ describe('interrupted without a terminal (signal to the process group)', () => {
     ['bundle', 'SIGINT'],
     ['bundle', 'SIGHUP'],
     ['mirror', 'SIGTERM'],
+    ['load-archive', 'SIGINT'],
   ]
   it.each(cases)('%s, by %s: exit 1, "interrupted", nothing left', async (what, sig) => {
     const c = await fresh(`${what}-${sig}`)
