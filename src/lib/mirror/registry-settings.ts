@@ -31,6 +31,7 @@ export function registryOptionsFor(
   return {
     ...credentialOptions(spec, s.credentials, `registries.${host}`, env),
     tlsVerify: s.tlsVerify ?? spec.defaults.tlsVerify,
+    ...(s.certDir ? { certDir: s.certDir } : {}),
     throttle: shared.throttle,
     onRequest: shared.onRequest,
     retries: shared.retries,

@@ -147,6 +147,14 @@ const positiveInt = (max: number) => z.number().int().min(1).max(max)
 export const RegistrySettingsSchema = strict({
   credentials: credentials.optional(),
   tlsVerify: z.boolean().optional(),
+  // As skopeo's --cert-dir: *.crt, *.cert and *.key directly inside (containers-certs.d(5)).
+  certDir: z
+    .string()
+    .superRefine((p, ctx) => {
+      if (!p.startsWith('/'))
+        fail(ctx, 'certDir must be an absolute path (mirror runs from cron, any directory)', p)
+    })
+    .optional(),
   concurrency: positiveInt(256).optional(),
   rps: z.number().positive().optional(),
 })

@@ -15,6 +15,8 @@ export interface CredentialRef {
 export interface RegistrySettings {
   credentials?: CredentialRef
   tlsVerify?: boolean
+  /** Directory of *.crt / *.cert / *.key for this registry instead of the certs.d search (as `--cert-dir`). */
+  certDir?: string
   /** Requests in flight at once to this registry (default 4). */
   concurrency?: number
   /** Requests started per second to this registry (default unlimited). */
