@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { copyImage } from '../../src/lib/copy/copy-image.js'
 import type { CopyEvent } from '../../src/lib/copy/events.js'
+import { byteLine } from '../../src/ui/byte-progress.js'
 import { CopyProgressModel } from '../../src/ui/copy-progress.js'
 import { BIN, isolatedEnv, runCli } from '../helpers/cli.js'
 import {
@@ -134,6 +135,62 @@ describe('--json with stdout redirected and stderr on a terminal', () => {
     expect(doc.engine).toBe('podman')
     expect(r.transcript).toContain(`Loading ${bundle}`)
     expect(r.transcript).toMatch(/\[#+\]/)
+  })
+})
+
+describe('sif build names its steps instead of a bar that fills at the compressed size', () => {
+  it('plain lines name each step; a terminal shows the step at once and no bar', async () => {
+    const archive = join(dir, 'app.tar')
+    const c = await runCli([
+      'copy',
+      '--platform',
+      'linux/amd64',
+      `${reg.host}/tty/app:1`,
+      `docker-archive:${archive}`,
+    ])
+    expect(c.code, c.stderr).toBe(0)
+    const plain = await runCli(
+      ['sif', 'build', '--builder', 'builtin', archive, '-o', join(dir, 'plain.sif')],
+      {
+        timeoutMs: 120_000,
+      },
+    )
+    expect(plain.code, plain.stderr).toBe(0)
+    const steps = plain.stderr
+      .split('\n')
+      .filter((l) => /^ {2}(reading layers|building squashfs|writing SIF)$/.test(l))
+    expect(steps.at(-1)).toBe('  writing SIF')
+    expect(steps).toContain('  building squashfs')
+    expect(plain.stderr).not.toContain('(compressed)')
+
+    const r = await onTerminal(
+      ['sif', 'build', '--builder', 'builtin', archive, '-o', join(dir, 'tty.sif')],
+      'sif',
+    )
+    expect(r.code, r.transcript).toBe(0)
+    expect(r.transcript).not.toMatch(/\[#+-*\]/)
+    // What the terminal line says (drawn every 100 ms, so a build this small ends before the first).
+    expect(
+      byteLine(
+        { done: 0, total: 3_000_000, phase: 'reading layers' },
+        undefined,
+        'of the root filesystem',
+        false,
+      ),
+    ).toBe('reading layers…')
+    expect(
+      byteLine(
+        { done: 9_000_000, total: 3_000_000, phase: 'building squashfs' },
+        2_000_000,
+        'of the root filesystem',
+        false,
+      ),
+    ).toMatch(/^building squashfs: [\d.]+ MiB of the root filesystem, [\d.]+ MiB\/s$/)
+    // With a real total (uploads, bundles): a bar, speed and time left; nothing before bytes move.
+    expect(byteLine({ done: 1_048_576, total: 4_194_304 }, 1_048_576, 'sent', true)).toMatch(
+      /^\[#{6}-{18}\] 1(\.00?)? MiB \/ 4(\.00?)? MiB sent, 1(\.00?)? MiB\/s, 3s left$/,
+    )
+    expect(byteLine({ done: 0, total: 0 }, undefined, 'sent', true)).toBe('starting…')
   })
 })
 

@@ -74,9 +74,12 @@ ${EXIT_CODES_HELP}`
     const { source, output } = sourceAndOutput(args.source, args.second, flags.output)
     const r = await withByteProgress(
       `Building ${output} from ${source}`,
-      { quiet: flags.quiet || this.jsonMode },
-      (onBytes) =>
-        buildSif(source, output, {
+      // The converter counts the uncompressed root filesystem and knows only the compressed size of
+      // the layers (src/lib/sif/build-sif.ts, onBytes): no bar, no time left, the step named instead.
+      { quiet: flags.quiet || this.jsonMode, totalKnown: false, phase: 'reading layers' },
+      (onBytes) => {
+        let done = 0
+        return buildSif(source, output, {
           builder: flags.builder as BuilderChoice,
           squashfsTool: flags['squashfs-tool'] as 'auto' | 'tar2sqfs' | 'mksquashfs',
           platform: flags.platform ? parsePlatform(flags.platform) : undefined,
@@ -85,7 +88,11 @@ ${EXIT_CODES_HELP}`
           ignoreFreeSpace: flags['ignore-free-space'],
           tmpDir: flags.tmpdir,
           signal: this.abortController.signal,
-          onBytes,
+          onBytes: (n, total) => {
+            done = n
+            onBytes(n, total)
+          },
+          onPhase: (phase) => onBytes(done, 0, phase),
           context: {
             registry: registryOptions(flags),
             engine: {
@@ -94,7 +101,8 @@ ${EXIT_CODES_HELP}`
               tmpDir: flags.tmpdir,
             },
           },
-        }),
+        })
+      },
     )
     if (this.jsonMode) return this.printJson(r)
     this.log(
