@@ -153,7 +153,8 @@ describe('docker-archive: written by airlock', () => {
     expect(dg.code).toBe(2)
     expect(dg.stderr).toMatch(/archives name images by tag/)
     const nodir = await runCli(['copy', `${reg.host}/arch/b:1`, `docker-archive:${dir}/no/such/x.tar`])
-    expect(nodir.code).toBe(1)
+    // A directory the user named that does not exist is bad input (exit 2), as for every command.
+    expect(nodir.code).toBe(2)
     expect(nodir.stderr).toMatch(/does not exist/)
     expect(readdirSync(dir)).toEqual(['untagged.tar'])
   })

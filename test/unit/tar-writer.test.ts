@@ -117,7 +117,8 @@ describe('TarFileWriter', () => {
       (e) => e,
     )
     expect(err).toBeInstanceOf(AirlockError)
-    expect(err.code).toBe('NOT_FOUND')
-    expect(err.hint).toMatch(/does not exist/)
+    expect(err.code).toBe('INVALID_INPUT')
+    expect(err.message).toMatch(/does not exist/)
+    expect(err.hint).toMatch(/create the directory first/)
   })
 })
