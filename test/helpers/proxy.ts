@@ -8,6 +8,8 @@ import type { AddressInfo } from 'node:net'
 
 export type Intercept =
   | { action: 'stall' }
+  /** Never answer and never read the request's body: an upload stalls once the socket buffers fill. */
+  | { action: 'hang' }
   | { action: 'respond'; status: number; headers?: Record<string, string>; body?: string }
   | { action: 'corrupt' }
   /** Forward the answer's headers and its first `after` body bytes, then close the connection. */
@@ -39,6 +41,10 @@ export async function startProxy(
       stalled.add(res)
       res.writeHead(200, { 'content-type': 'application/octet-stream' })
       res.write(Buffer.alloc(1024))
+      return
+    }
+    if (what?.action === 'hang') {
+      stalled.add(res)
       return
     }
     if (what?.action === 'respond') {

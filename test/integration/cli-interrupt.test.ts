@@ -6,19 +6,26 @@
  * signal is a Ctrl-C typed into a pseudo-terminal (util-linux `script`), or SIGINT/SIGTERM/SIGHUP sent
  * to the process group without a terminal. Each time: exit 1, "interrupted" said, nothing left next
  * to the output nor in the private TMPDIR, the cursor shown again if it was hidden, no child left.
+ * Also `download` from Ceph RGW (test/helpers/s3.ts) through a pass-through that slows it down (no
+ * partial file, no .part file next to the output), `bundle push` into a registry whose blob uploads
+ * never get an answer (no tag at the target) and `bundle load` into podman (no image named).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { writeLegacyDockerArchive } from '../helpers/archives.js'
 import { BIN, isolatedEnv } from '../helpers/cli.js'
 import { type GeneratedImage, makeImage, pushRaw } from '../helpers/images.js'
 import { makePodman, type Podman } from '../helpers/podman.js'
 import { startProxy, type TestProxy } from '../helpers/proxy.js'
-import { startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { registryRequest, startRegistry, type TestRegistry } from '../helpers/registry.js'
+import { startS3, type TestS3 } from '../helpers/s3.js'
 
 /** The built CLI; AIRLOCK_TEST_BIN runs another build (e.g. one before a change, to see a test fail). */
 const CLI = process.env.AIRLOCK_TEST_BIN ?? BIN
@@ -30,11 +37,27 @@ let reg: TestRegistry
 let proxy: TestProxy
 let podman: Podman
 let image: GeneratedImage
+let s3: TestS3
+let slowS3: { endpoint: string; close(): void }
 const started: ChildProcess[] = []
+/** When the proxy left a blob upload of `bundle push` hanging. */
+const hung: number[] = []
+const BUCKET = 'airlock-interrupt'
+/** Bundles of one image each with a 40 MB layer: `bundle load` cases (one image each), `bundle push`. */
+const BUNDLED = ['bload-SIGTERM', 'bload-tty']
+const bundleOf = (name: string) => join(dir, `${name}.tar`)
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airlock-cli-interrupt-'))
-  ;[reg, podman] = await Promise.all([startRegistry(), makePodman()])
+  ;[reg, podman, s3] = await Promise.all([startRegistry(), makePodman(), startS3()])
+  // For `download`: 48 MiB behind a TCP pass-through that sends RGW's answers at 4 MB/s.
+  await s3.createBucket(BUCKET)
+  const big = randomBytes(48 * 1024 * 1024)
+  const sha256 = createHash('sha256').update(big).digest('hex')
+  await s3
+    .client()
+    .send(new PutObjectCommand({ Bucket: BUCKET, Key: 'big.bin', Body: big, Metadata: { sha256 } }))
+  slowS3 = await slowDownloads(s3.endpoint, 4_000_000)
   // A small layer that arrives and a big one whose download stalls after its first KiB.
   image = await makeImage({ layerSizes: [200_000, 8_000_000], seed: 1616 })
   await pushRaw(reg, 'big/app', '1', image)
@@ -57,18 +80,82 @@ beforeAll(async () => {
       '1',
       await makeImage({ layerSizes: [40_000_000], compress: false, seed: 1620 + i }),
     )
+  // For `bundle load` and `bundle push`: bundles written from the registry directly.
+  for (const [i, name] of BUNDLED.entries()) {
+    await pushRaw(
+      reg,
+      `big/${name.toLowerCase()}`,
+      '1',
+      await makeImage({ layerSizes: [40_000_000], compress: false, seed: 1640 + i }),
+    )
+    execFileSync(
+      process.execPath,
+      [
+        CLI,
+        'bundle',
+        'create',
+        '-q',
+        '--tls-verify=false',
+        '-o',
+        bundleOf(name),
+        `${reg.host}/big/${name.toLowerCase()}:1`,
+      ],
+      { env: isolatedEnv({}), stdio: 'pipe' },
+    )
+  }
   const stalled = image.layers[1].digest
-  proxy = await startProxy(reg.host, (req) =>
-    req.method === 'GET' && req.url?.includes(stalled) ? { action: 'stall' } : undefined,
-  )
-}, 120_000)
+  proxy = await startProxy(reg.host, (req) => {
+    if (req.method === 'GET' && req.url?.includes(stalled)) return { action: 'stall' }
+    // `bundle push` into pushed/...: an upload of a blob's bytes never gets an answer.
+    const length = Number(req.headers['content-length'] ?? Number.POSITIVE_INFINITY)
+    if (req.url?.startsWith('/v2/pushed/') && req.url.includes('/blobs/uploads/') && length > 100_000) {
+      if (req.method === 'PATCH' || req.method === 'PUT' || req.method === 'POST') {
+        hung.push(Date.now())
+        return { action: 'hang' }
+      }
+    }
+    return undefined
+  })
+}, 240_000)
+
+/** A TCP pass-through to S3 that sends the server's bytes at `bytesPerSecond` (SigV4 keeps its Host). */
+async function slowDownloads(endpoint: string, bytesPerSecond: number) {
+  const target = new URL(endpoint)
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((down) => {
+    const up = connect(Number(target.port), target.hostname)
+    sockets.add(down).add(up)
+    down.pipe(up)
+    up.on('data', (chunk: Buffer) => {
+      down.write(chunk)
+      up.pause()
+      setTimeout(() => up.resume(), (chunk.length / bytesPerSecond) * 1000)
+    })
+    const end = () => {
+      down.destroy()
+      up.destroy()
+    }
+    down.on('error', end).on('close', end)
+    up.on('error', end).on('close', end)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    close: () => {
+      for (const s of sockets) s.destroy()
+      server.close()
+    },
+  }
+}
 
 afterEach(() => {
   for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
 })
 
 afterAll(async () => {
-  await Promise.all([proxy?.stop(), reg?.stop(), podman?.cleanup()])
+  slowS3?.close()
+  await Promise.all([proxy?.stop(), reg?.stop(), podman?.cleanup(), s3?.stop()])
   await rm(dir, { recursive: true, force: true })
 })
 
@@ -99,7 +186,17 @@ async function underWay(what: Command, c: Case, child: ChildProcess, since: numb
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null || child.signalCode !== null)
       throw new Error(`airlock ended before the interrupt: ${output()}`)
-    if (what === 'load' || what === 'load-archive') {
+    if (what === 'download') {
+      if ((await readdir(c.outDir)).some((n) => n.endsWith('.part'))) {
+        await sleep(500)
+        return
+      }
+    } else if (what === 'bundle-push') {
+      if (hung.some((at) => at >= since)) {
+        await sleep(500)
+        return
+      }
+    } else if (what === 'load' || what === 'load-archive' || what === 'bundle-load') {
       if (processesOf(c).some((l) => / pull --quiet dir:/.test(l))) {
         await sleep(200)
         return
@@ -160,10 +257,24 @@ type Command =
   | 'bundle'
   | 'mirror'
   | 'load-archive'
+  | 'download'
+  | 'bundle-push'
+  | 'bundle-load'
 
 function argsOf(what: Command, c: Case, name = ''): string[] {
   if (what === 'load') return ['pull', '--engine', 'podman', `${reg.host}/big/${name.toLowerCase()}:1`]
   const src = `docker://${proxy.host}/big/app:1`
+  if (what === 'download')
+    return [
+      'download',
+      `s3://${BUCKET}/big.bin`,
+      join(c.outDir, 'big.bin'),
+      '--endpoint-url',
+      slowS3.endpoint,
+    ]
+  if (what === 'bundle-load') return ['bundle', 'load', '--engine', 'podman', bundleOf(name)]
+  if (what === 'bundle-push')
+    return ['bundle', 'push', bundleOf(BUNDLED[0]!), '--to', `${proxy.host}/pushed`, '--tls-verify=false']
   if (what === 'load-archive') return ['load', '--engine', 'podman', join(dir, 'archive.tar')]
   if (what === 'oci')
     return [
@@ -197,13 +308,16 @@ function argsOf(what: Command, c: Case, name = ''): string[] {
 }
 
 function envOf(c: Case): NodeJS.ProcessEnv {
-  return isolatedEnv({ ...podman.env, TMPDIR: c.tmp })
+  return isolatedEnv({ ...podman.env, ...s3.env, AWS_EC2_METADATA_DISABLED: 'true', TMPDIR: c.tmp })
 }
 
 async function expectNothingLeft(what: Command, c: Case, r: Ended): Promise<void> {
   expect(r.signal, r.output).toBeNull()
   expect(r.code, r.output).toBe(1)
-  expect(r.output).toMatch(/interrupted by SIG(INT|TERM|HUP)/)
+  // `download` says what the interrupt left: "download of s3://… was interrupted; nothing was written".
+  expect(r.output).toMatch(
+    what === 'download' ? /was interrupted; nothing was written/ : /interrupted by SIG(INT|TERM|HUP)/,
+  )
   // The mirror's state file records the run (docs/mirror.md); an OCI layout keeps the blobs that
   // arrived whole (content-addressed, reused by the next copy) but no partial blob and no tag.
   const kept = what === 'mirror' ? ['state.json'] : what === 'oci' ? ['layout'] : []
@@ -219,6 +333,20 @@ async function expectNothingLeft(what: Command, c: Case, r: Ended): Promise<void
   }
   expect(await readdir(c.tmp), r.output).toEqual([])
   expect(processesOf(c)).toEqual([])
+  if (what === 'bundle-push') expect(await pushedTags(), r.output).toEqual([])
+}
+
+/** Tags in the registry's pushed/... repositories (the target of `bundle push`). */
+async function pushedTags(): Promise<string[]> {
+  const catalog = JSON.parse((await registryRequest(reg, '/v2/_catalog')).body.toString()) as {
+    repositories?: string[]
+  }
+  const tags: string[] = []
+  for (const repo of (catalog.repositories ?? []).filter((r) => r.startsWith('pushed/'))) {
+    const r = await registryRequest(reg, `/v2/${repo}/tags/list`)
+    if (r.status === 200) for (const t of JSON.parse(r.body.toString()).tags ?? []) tags.push(`${repo}:${t}`)
+  }
+  return tags
 }
 
 describe('interrupted without a terminal (signal to the process group)', () => {
@@ -239,13 +367,19 @@ describe('interrupted without a terminal (signal to the process group)', () => {
     ['bundle', 'SIGHUP'],
     ['mirror', 'SIGTERM'],
     ['load-archive', 'SIGINT'],
+    ['download', 'SIGINT'],
+    ['download', 'SIGTERM'],
+    ['download', 'SIGHUP'],
+    ['bundle-push', 'SIGINT'],
+    ['bundle-push', 'SIGHUP'],
+    ['bundle-load', 'SIGTERM'],
   ]
   it.each(cases)('%s, by %s: exit 1, "interrupted", nothing left', async (what, sig) => {
     const c = await fresh(`${what}-${sig}`)
     const since = Date.now()
     const { child, end, output } = run(
       process.execPath,
-      [CLI, ...argsOf(what, c, `load-${sig}`)],
+      [CLI, ...argsOf(what, c, what === 'bundle-load' ? `bload-${sig}` : `load-${sig}`)],
       envOf(c),
       true,
     )
@@ -253,30 +387,40 @@ describe('interrupted without a terminal (signal to the process group)', () => {
     process.kill(-(child.pid as number), sig)
     const r = await end
     await expectNothingLeft(what, c, r)
-    expect(r.output).toContain(`interrupted by ${sig}`)
+    if (what !== 'download') expect(r.output).toContain(`interrupted by ${sig}`)
     if (what === 'load')
       expect(await podman.inspect(`${reg.host}/big/load-${sig.toLowerCase()}:1`)).toBeUndefined()
+    if (what === 'bundle-load')
+      expect(await podman.inspect(`${reg.host}/big/bload-${sig.toLowerCase()}:1`)).toBeUndefined()
   })
 })
 
 describe('under a terminal: Ctrl-C typed into it (util-linux script)', () => {
-  it.each<Command>(['docker-archive', 'pull', 'save', 'load', 'bundle', 'mirror'])(
-    '%s: exit 1, "interrupted", cursor shown, nothing left',
-    async (what) => {
-      const c = await fresh(`tty-${what}`)
-      const quoted = argsOf(what, c, 'load-tty').map((a) => `'${a}'`)
-      const command = ['stty cols 120;', 'exec', process.execPath, CLI, ...quoted].join(' ')
-      const since = Date.now()
-      const { child, end, output } = run('script', ['-qefc', command, '/dev/null'], envOf(c), false)
-      await underWay(what, c, child, since, output)
-      child.stdin?.write('\x03') // the terminal sends SIGINT to its foreground process group
-      const r = await end
-      expect(r.output).toContain('^C')
-      await expectNothingLeft(what, c, r)
-      expect(r.output).toContain('interrupted by SIGINT')
-      const hidden = r.output.lastIndexOf('\x1b[?25l')
-      if (hidden >= 0)
-        expect(r.output.indexOf('\x1b[?25h', hidden), JSON.stringify(r.output)).toBeGreaterThan(hidden)
-    },
-  )
+  it.each<Command>([
+    'docker-archive',
+    'pull',
+    'save',
+    'load',
+    'bundle',
+    'mirror',
+    'download',
+    'bundle-push',
+    'bundle-load',
+  ])('%s: exit 1, "interrupted", cursor shown, nothing left', async (what) => {
+    const c = await fresh(`tty-${what}`)
+    const quoted = argsOf(what, c, what === 'bundle-load' ? 'bload-tty' : 'load-tty').map((a) => `'${a}'`)
+    const command = ['stty cols 120;', 'exec', process.execPath, CLI, ...quoted].join(' ')
+    const since = Date.now()
+    const { child, end, output } = run('script', ['-qefc', command, '/dev/null'], envOf(c), false)
+    await underWay(what, c, child, since, output)
+    child.stdin?.write('\x03') // the terminal sends SIGINT to its foreground process group
+    const r = await end
+    expect(r.output).toContain('^C')
+    await expectNothingLeft(what, c, r)
+    if (what !== 'download') expect(r.output).toContain('interrupted by SIGINT')
+    if (what === 'bundle-load') expect(await podman.inspect(`${reg.host}/big/bload-tty:1`)).toBeUndefined()
+    const hidden = r.output.lastIndexOf('\x1b[?25l')
+    if (hidden >= 0)
+      expect(r.output.indexOf('\x1b[?25h', hidden), JSON.stringify(r.output)).toBeGreaterThan(hidden)
+  })
 })
