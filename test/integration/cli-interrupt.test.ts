@@ -61,12 +61,12 @@ beforeAll(async () => {
   // A small layer that arrives and a big one whose download stalls after its first KiB.
   image = await makeImage({ layerSizes: [200_000, 8_000_000], seed: 1616 })
   await pushRaw(reg, 'big/app', '1', image)
-  // In podman for `save`: a 60 MB layer that `podman push --compress` takes seconds to write out.
+  // In podman for `save`: a 120 MB layer that `podman push --compress` takes seconds to write out.
   await pushRaw(
     reg,
     'big/save',
     '1',
-    await makeImage({ layerSizes: [60_000_000], compress: false, seed: 1617 }),
+    await makeImage({ layerSizes: [120_000_000], compress: false, seed: 1617 }),
   )
   await podman.run(['pull', '-q', '--tls-verify=false', `${reg.host}/big/save:1`])
   // For `load` of a docker-archive, interrupted while podman reads the staged image in.
@@ -202,8 +202,9 @@ async function underWay(what: Command, c: Case, child: ChildProcess, since: numb
         return
       }
     } else if (what === 'save') {
+      // Interrupt soon after podman starts writing: on an idle machine the whole save takes ~1 s.
       if ((await readdir(c.tmp)).some((n) => n.startsWith('airlock-podman-export-'))) {
-        await sleep(500)
+        await sleep(100)
         return
       }
     } else if (proxy.hits.some((h) => h.at >= since && h.method === 'GET' && h.url.includes(stalled))) {
