@@ -64,7 +64,12 @@ ${EXIT_CODES_HELP}`
     }
     const r = await withByteProgress(
       `Pushing ${args.file}`,
-      { quiet: this.jsonMode || flags['dry-run'] || flags.quiet, what: 'sent', plainWhat: 'sent' },
+      {
+        quiet: this.jsonMode || flags['dry-run'] || flags.quiet,
+        what: 'sent or checked',
+        plainWhat: 'sent or checked',
+        phase: 'reading the bundle',
+      },
       (onProgress) =>
         pushBundle(args.file, {
           to: flags.to,

@@ -5,6 +5,7 @@ import { AirlockError, toAirlockError } from '../errors.js'
 import type { Descriptor } from '../manifest.js'
 import { parseDockerRef } from '../reference.js'
 import { listTags } from '../registry-ops.js'
+import { parseImageReference } from '../transports/index.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
 import type { EngineOptions } from '../transports/transport.js'
 import { BundleDestination } from './bundle-destination.js'
@@ -14,7 +15,7 @@ import type { BundleWriter } from './bundle-writer.js'
 import { baseReport, notStarted } from './create-report.js'
 import { ANN } from './layout.js'
 import { checkOutput, openWriter } from './open-output.js'
-import { type BundleProgress, progressEvents } from './progress.js'
+import { type BundleProgress, BundleProgressModel, planBlobs } from './progress.js'
 import { type BundleItem, itemsFromRefs, itemsFromSpec, type ResolvedItems } from './sources.js'
 import type { BundleCreateReport, BundleImageReport } from './types.js'
 
@@ -46,7 +47,11 @@ export interface CreateBundleOptions {
   env?: NodeJS.ProcessEnv
   signal?: AbortSignal
   onImage?: (r: BundleImageReport) => void
-  /** Bytes fetched so far, of about `total` (grows as blobs start). */
+  /**
+   * Bytes fetched or checked so far, of `total`: every image's manifests are resolved first (phase
+   * "resolving N images"; one more manifest request per image, and per platform of an index), so
+   * the total is fixed before the first byte and never changes.
+   */
   onProgress?: BundleProgress
 }
 
@@ -86,6 +91,33 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
   )
   const before = new Map([...entries].map(([k, d]) => [k, d.digest]))
   const images: BundleImageReport[] = new Array(resolved.items.length)
+  const concurrency = Math.max(1, opts.concurrency ?? resolved.session?.spec.defaults.concurrency ?? 4)
+  const progress = new BundleProgressModel(opts.onProgress, 'fetching')
+  if (opts.onProgress) {
+    try {
+      await progress.planAll(
+        resolved.items.length,
+        concurrency,
+        async (i) => {
+          const item = resolved.items[i]!
+          const src = await parseImageReference(item.source).newSource({
+            registry: item.registry ? resolved.optionsFor(item.registry) : opts.registry,
+            engine: opts.engine,
+            signal,
+          })
+          try {
+            return { repo: opts.output, blobs: await planBlobs(src, item.platforms) }
+          } finally {
+            await src.close()
+          }
+        },
+        signal,
+      )
+    } catch (err) {
+      await writer.abort()
+      throw err
+    }
+  }
   const ctx: AddContext = {
     writer,
     entries,
@@ -93,14 +125,13 @@ export async function createBundle(opts: CreateBundleOptions): Promise<BundleCre
     opts,
     signal,
     base: opts.output,
-    events: progressEvents(opts.onProgress),
   }
   try {
     await runPool(
       resolved.items.map((item, i) => [item, i] as const),
-      Math.max(1, opts.concurrency ?? resolved.session?.spec.defaults.concurrency ?? 4),
+      concurrency,
       async ([item, i]) => {
-        images[i] = await addImage(item, ctx)
+        images[i] = await addImage(item, { ...ctx, events: progress.eventsFor(i) })
         opts.onImage?.(images[i])
       },
       signal,

@@ -20,7 +20,7 @@ import { parseDockerRef } from '../reference.js'
 import type { RegistryOptions } from '../transports/registry/options.js'
 import { ANN } from './layout.js'
 import { Bundle, type BundleImage } from './open-bundle.js'
-import { type BundleProgress, progressEvents } from './progress.js'
+import { type BundleProgress, BundleProgressModel, planBlobs } from './progress.js'
 
 export interface PushBundleOptions {
   /** `host[:port]` or `host[:port]/project[/path]`. */
@@ -42,7 +42,10 @@ export interface PushBundleOptions {
   createProject?: boolean
   signal?: AbortSignal
   onImage?: (r: PushedImage) => void
-  /** Bytes sent so far, of about `total` (grows as blobs start). */
+  /**
+   * Bytes sent or checked so far, of `total`: every image's blobs read from the bundle before
+   * anything is sent, each (target repository, digest) counted once; fixed from the first byte.
+   */
   onProgress?: BundleProgress
 }
 
@@ -149,14 +152,37 @@ export async function pushBundle(file: string, opts: PushBundleOptions = {}): Pr
         opts,
       )
     const images: PushedImage[] = new Array(planned.length)
-    const events = progressEvents(opts.onProgress)
+    const progress = new BundleProgressModel(opts.onProgress, 'sending')
+    if (opts.onProgress && !opts.dryRun) {
+      // The plan comes out of the bundle itself (index.json and manifests): no request is sent.
+      const platforms = opts.platforms?.map(parsePlatform)
+      await progress.planAll(
+        planned.length,
+        4,
+        async (i) => {
+          const src = await bundle.reference(planned[i]!.image).newSource({ signal })
+          try {
+            return { repo: repositoryOf(planned[i]!.target), blobs: await planBlobs(src, platforms) }
+          } finally {
+            await src.close()
+          }
+        },
+        signal,
+      )
+    }
     // One ledger for the whole push: a layer shared by several images is sent once per repository.
     const ledger = new BlobLedger()
     await runPool(
       planned.map((p, i) => [p, i] as const),
       Math.max(1, opts.concurrency ?? 2),
       async ([p, i]) => {
-        images[i] = await pushOne(bundle, p.image, p.target, { ...opts, events, ledger }, signal)
+        images[i] = await pushOne(
+          bundle,
+          p.image,
+          p.target,
+          { ...opts, events: progress.eventsFor(i), ledger },
+          signal,
+        )
         opts.onImage?.(images[i])
       },
       signal,
@@ -192,6 +218,12 @@ export async function pushBundle(file: string, opts: PushBundleOptions = {}): Pr
   } finally {
     await bundle.close()
   }
+}
+
+/** The repository an image goes to (`host/path`), as the ledger keys its blobs. */
+function repositoryOf(target: string): string {
+  const ref = parseDockerRef(target)
+  return `${ref.registry}/${ref.repository}`
 }
 
 function sameRef(a: string, b: string): boolean {
