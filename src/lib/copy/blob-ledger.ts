@@ -100,7 +100,7 @@ export class BlobLedger {
   }
 
   /** Records that `holder` holds `digest` (sent there, or found there). */
-  remember(holder: BlobHolder, digest: string): void {
+  private remember(holder: BlobHolder, digest: string): void {
     let byDigest = this.holders.get(holder.mountKey)
     if (!byDigest) {
       byDigest = new Map()
